@@ -1,0 +1,1 @@
+"""mesabase.proofs: statements established symbolically or checked as claims."""

@@ -1,0 +1,1 @@
+"""mesabase.sims: environments, learners, simulation, sweeps, figures and the CLI."""

@@ -1,0 +1,24 @@
+"""mesabase.theory: exact tabular MDP objects and computations (deterministic, no sampling).
+
+Axis convention: ``P[s, a, s']``, ``R[s, a]``, ``pi[s, a]``, ``mu0[s]``; a batch (seed)
+axis comes first when present: ``P[n, s, a, s']``.
+"""
+
+from .episodic import IllPosedMDP, check_episodic, terminal_states
+from .evaluation import bellman_q, evaluate, expected_return, occupancy, q_values
+from .mdp import InvalidMDP, TabularMDP, to_fraction
+from .solution import Solution
+from .solvers import (
+    METHODS,
+    backward_induction,
+    policy_iteration,
+    solve,
+    value_iteration,
+)
+
+__all__ = [
+    "InvalidMDP", "IllPosedMDP", "TabularMDP", "Solution", "METHODS",
+    "solve", "value_iteration", "policy_iteration", "backward_induction",
+    "evaluate", "q_values", "occupancy", "expected_return", "bellman_q",
+    "check_episodic", "terminal_states", "to_fraction",
+]

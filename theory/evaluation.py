@@ -1,0 +1,183 @@
+"""Exact policy evaluation: values, action values, occupancy measures and returns.
+
+For a stationary policy π[s, a] on an infinite-horizon MDP,
+
+    V^π = r_π + γ P_π V^π,   r_π(s) = Σ_a π(a|s) R[s, a],   P_π(s, s') = Σ_a π(a|s) P[s, a, s'],
+
+solved as the linear system (I − γ P_π) V^π = r_π (dense LU, or a sparse solver). With
+γ = 1 (episodic) the system is restricted to non-terminal states, whose values are 0
+(see :mod:`mesabase.theory.episodic`). For a finite horizon H, backward recursion:
+V_H = 0, V_t = r_{π_t} + γ P_{π_t} V_{t+1}, with ``policy`` (S, A) or per-step (H, S, A).
+
+Reference: M. L. Puterman, *Markov Decision Processes*, Wiley 1994, §6.1 and §4.2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .episodic import _is_episodic, policy_terminates, terminal_states
+from .mdp import InvalidMDP, TabularMDP
+
+__all__ = [
+    "evaluate", "q_values", "occupancy", "expected_return", "check_policy",
+    "policy_matrix", "bellman_q",
+]
+
+#: Sparse systems up to this size are solved directly; larger ones by BiCGSTAB.
+SPARSE_DIRECT_MAX = 2000
+
+
+def check_policy(mdp: TabularMDP, policy) -> np.ndarray:
+    """Validate ``pi[s, a]`` (or ``pi[t, s, a]`` for a finite horizon) and return it as float."""
+    pi = np.asarray(policy, dtype=np.float64)
+    S, A = mdp.n_states, mdp.n_actions
+    ok = pi.shape == (S, A) or (mdp.horizon is not None and pi.shape == (mdp.horizon, S, A))
+    if not ok:
+        extra = f" or ({mdp.horizon}, {S}, {A})" if mdp.horizon is not None else ""
+        raise InvalidMDP(f"policy must have shape ({S}, {A}){extra}; got {pi.shape}")
+    if not np.isfinite(pi).all() or (pi < 0).any():
+        i = tuple(int(j) for j in np.argwhere(~np.isfinite(pi) | (pi < 0))[0])
+        raise InvalidMDP(f"policy{list(i)} = {pi[i]} is not a probability")
+    sums = pi.sum(axis=-1)
+    if (np.abs(sums - 1) > 1e-9).any():
+        i = tuple(int(j) for j in np.argwhere(np.abs(sums - 1) > 1e-9)[0])
+        raise InvalidMDP(f"policy{list(i)}[:] sums to {sums[i]!r}, not 1")
+    return pi
+
+
+def _reward(mdp: TabularMDP, reward) -> np.ndarray:
+    if reward is None:
+        return mdp.R
+    r = np.asarray(reward, dtype=np.float64)
+    if r.shape != mdp.R.shape:
+        raise InvalidMDP(f"reward must have shape {mdp.R.shape} (s, a); got {r.shape}")
+    if not np.isfinite(r).all():
+        raise InvalidMDP("reward has non-finite entries")
+    return r
+
+
+def policy_matrix(mdp: TabularMDP, pi: np.ndarray):
+    """P_π (S, S): dense ndarray for a dense MDP, CSR for a sparse one. No S×A×S copy."""
+    S, A = mdp.n_states, mdp.n_actions
+    M = sp.csr_array((pi.reshape(-1), (np.repeat(np.arange(S), A), np.arange(S * A))),
+                     shape=(S, S * A))
+    out = M @ mdp.P_matrix
+    return sp.csr_array(out) if mdp.is_sparse else np.asarray(out)
+
+
+def bellman_q(mdp: TabularMDP, V: np.ndarray, R: np.ndarray | None = None) -> np.ndarray:
+    """Q[s, a] = R[s, a] + γ Σ_s' P[s, a, s'] V[s'] (one Bellman backup, no S×A×S copy)."""
+    R = mdp.R if R is None else R
+    return R + mdp.gamma * np.asarray(mdp.P_matrix @ V).reshape(R.shape)
+
+
+def _linear_solve(M, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
+    if not sp.issparse(M):
+        return np.linalg.solve(M, b)
+    M = sp.csc_array(M)
+    if M.shape[0] <= SPARSE_DIRECT_MAX:
+        return spla.spsolve(M, b)
+    x, info = spla.bicgstab(M, b, x0=x0, rtol=1e-13, atol=0.0, maxiter=10 * M.shape[0])
+    if info != 0:  # fall back to a direct solve rather than return an inexact value
+        return spla.spsolve(M, b)
+    return x
+
+
+def _stationary_values(mdp, pi, r, x0=None) -> np.ndarray:
+    S = mdp.n_states
+    r_pi = (pi * r).sum(axis=1)
+    P_pi = policy_matrix(mdp, pi)
+    I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
+    if not _is_episodic(mdp):
+        return _linear_solve(I - mdp.gamma * P_pi, r_pi, x0)
+    terminal = terminal_states(mdp)
+    policy_terminates(mdp, P_pi, terminal)
+    keep = np.flatnonzero(~terminal)
+    V = np.zeros(S)
+    if keep.size:
+        sub = (I - P_pi)[keep][:, keep]
+        V[keep] = _linear_solve(sub, r_pi[keep], None if x0 is None else x0[keep])
+    return V
+
+
+def evaluate(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
+    """V^π, by an exact linear solve (infinite horizon) or backward recursion (finite H).
+
+    Args:
+      mdp: the TabularMDP.
+      policy: ``pi[s, a]``, shape (S, A); per-step ``pi[t, s, a]`` (H, S, A) for a horizon.
+      reward: evaluate under this ``R[s, a]`` instead of ``mdp.R`` (e.g. the intended reward).
+
+    Returns:
+      V^π of shape (S,), or (H+1, S) with ``V[H] = 0`` for a finite horizon.
+
+    Example:
+      >>> import numpy as np
+      >>> mdp = TabularMDP(np.ones((1, 1, 1)), [[1.0]], gamma=0.5)
+      >>> evaluate(mdp, [[1.0]]).tolist()   # 1 + 1/2 + 1/4 + ... = 2
+      [2.0]
+    """
+    pi = check_policy(mdp, policy)
+    r = _reward(mdp, reward)
+    if mdp.horizon is None:
+        if pi.ndim != 2:
+            raise InvalidMDP("a per-step policy needs a finite horizon")
+        return _stationary_values(mdp, pi, r)
+    H, S = mdp.horizon, mdp.n_states
+    V = np.zeros((H + 1, S))
+    for t in range(H - 1, -1, -1):
+        pt = pi if pi.ndim == 2 else pi[t]
+        V[t] = (pt * bellman_q(mdp, V[t + 1], r)).sum(axis=1)
+    return V
+
+
+def q_values(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
+    """Q^π[s, a] = R[s, a] + γ Σ_s' P[s, a, s'] V^π(s'); (H, S, A) for a finite horizon."""
+    r = _reward(mdp, reward)
+    V = evaluate(mdp, policy, r)
+    if mdp.horizon is None:
+        return bellman_q(mdp, V, r)
+    return np.stack([bellman_q(mdp, V[t + 1], r) for t in range(mdp.horizon)])
+
+
+def occupancy(mdp: TabularMDP, policy) -> np.ndarray:
+    """Discounted state-action occupancy d[s, a] = Σ_t γᵗ Pr(s_t = s, a_t = a | s_0 ~ μ0, π).
+
+    Infinite horizon: d_S = (I − γ P_πᵀ)⁻¹ μ0 and d[s, a] = d_S(s) π(a|s), so Σ d = 1/(1 − γ).
+    γ = 1 (episodic): expected visits before termination (terminal states get 0), so
+    Σ d is the expected episode length. Finite horizon H: t runs over 0..H−1, so
+    Σ d = Σ_{t<H} γᵗ (= H when γ = 1). A per-step policy gives the total over t.
+    """
+    pi = check_policy(mdp, policy)
+    S = mdp.n_states
+    if mdp.horizon is not None:
+        d = np.zeros((S, mdp.n_actions))
+        rho = np.array(mdp.mu0, dtype=np.float64)
+        for t in range(mdp.horizon):
+            pt = pi if pi.ndim == 2 else pi[t]
+            sa = rho[:, None] * pt
+            d += mdp.gamma**t * sa
+            rho = np.asarray(mdp.P_matrix.T @ sa.reshape(-1))
+        return d
+    P_pi = policy_matrix(mdp, pi)
+    if _is_episodic(mdp):
+        terminal = terminal_states(mdp)
+        policy_terminates(mdp, P_pi, terminal)
+        keep = np.flatnonzero(~terminal)
+        dS = np.zeros(S)
+        I = sp.identity(keep.size, format="csr") if sp.issparse(P_pi) else np.eye(keep.size)
+        sub = P_pi[keep][:, keep]
+        dS[keep] = _linear_solve((I - sub).T, mdp.mu0[keep])
+    else:
+        I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
+        dS = _linear_solve((I - mdp.gamma * P_pi).T, mdp.mu0)
+    return dS[:, None] * pi
+
+
+def expected_return(mdp: TabularMDP, policy, reward=None) -> float:
+    """J(π) = Σ_s μ0(s) V^π(s) (V_0 for a finite horizon), optionally under another reward."""
+    V = evaluate(mdp, policy, reward)
+    return float(mdp.mu0 @ (V if mdp.horizon is None else V[0]))
