@@ -4,8 +4,11 @@ Axis convention: ``P[s, a, s']``, ``R[s, a]``, ``pi[s, a]``, ``mu0[s]``; a batch
 axis comes first when present: ``P[n, s, a, s']``.
 """
 
+from .batch import MDPBatch, solution_item, solve_batch
+from .convert import from_gym, from_mdptoolbox
 from .episodic import IllPosedMDP, check_episodic, terminal_states
 from .evaluation import bellman_q, evaluate, expected_return, occupancy, q_values
+from .exact import evaluate_exact, solve_exact
 from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .solution import Solution
 from .solvers import (
@@ -21,4 +24,6 @@ __all__ = [
     "solve", "value_iteration", "policy_iteration", "backward_induction",
     "evaluate", "q_values", "occupancy", "expected_return", "bellman_q",
     "check_episodic", "terminal_states", "to_fraction",
+    "MDPBatch", "solve_batch", "solution_item", "from_gym", "from_mdptoolbox",
+    "solve_exact", "evaluate_exact",
 ]

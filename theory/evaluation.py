@@ -40,11 +40,13 @@ def check_policy(mdp: TabularMDP, policy) -> np.ndarray:
         raise InvalidMDP(f"policy must have shape ({S}, {A}){extra}; got {pi.shape}")
     if not np.isfinite(pi).all() or (pi < 0).any():
         i = tuple(int(j) for j in np.argwhere(~np.isfinite(pi) | (pi < 0))[0])
-        raise InvalidMDP(f"policy{list(i)} = {pi[i]} is not a probability")
+        raise InvalidMDP(f"policy[{', '.join(map(str, i))}] = {float(pi[i])} is not a probability")
     sums = pi.sum(axis=-1)
     if (np.abs(sums - 1) > 1e-9).any():
         i = tuple(int(j) for j in np.argwhere(np.abs(sums - 1) > 1e-9)[0])
-        raise InvalidMDP(f"policy{list(i)}[:] sums to {sums[i]!r}, not 1")
+        raise InvalidMDP(
+            f"policy[{', '.join(map(str, i))}, :] sums to {float(sums[i])!r}, not 1"
+        )
     return pi
 
 

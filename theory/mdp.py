@@ -84,7 +84,7 @@ def _check_finite(name: str, a: np.ndarray) -> None:
     bad = ~np.isfinite(a)
     if bad.any():
         i = _first_bad(bad)
-        raise InvalidMDP(f"{_idx(name, i)} = {a[i]} is not finite")
+        raise InvalidMDP(f"{_idx(name, i)} = {float(a[i])} is not finite")
 
 
 def _check_distribution(name: str, a: np.ndarray, leading: str) -> None:
@@ -93,20 +93,22 @@ def _check_distribution(name: str, a: np.ndarray, leading: str) -> None:
     neg = a < 0
     if neg.any():
         i = _first_bad(neg)
-        raise InvalidMDP(f"{_idx(name, i)} = {a[i]} is negative (probabilities must be >= 0)")
+        raise InvalidMDP(
+            f"{_idx(name, i)} = {float(a[i])} is negative (probabilities must be >= 0)"
+        )
     sums = a.sum(axis=-1)
     bad = np.abs(sums - 1.0) > ROW_SUM_ATOL
     if bad.any():
         i = _first_bad(np.atleast_1d(bad))
         where = f"{name}[{', '.join(map(str, i))}, :]" if a.ndim > 1 else name
-        s = np.atleast_1d(sums)[i]
+        s = float(np.atleast_1d(sums)[i])
         raise InvalidMDP(
             f"{where} sums to {s!r}, not 1 (tolerance {ROW_SUM_ATOL:g}); {leading}"
         )
 
 
 def _check_exact_rows(name: str, a: np.ndarray) -> None:
-    sums = a.sum(axis=-1)
+    sums = np.asarray(a.sum(axis=-1), dtype=object)
     for i in np.ndindex(sums.shape):
         if sums[i] != 1:
             where = f"{name}[{', '.join(map(str, i))}, :]" if i else name
@@ -159,7 +161,7 @@ class TabularMDP:
         gamma_f, horizon = _check_gamma_horizon(gamma, horizon)
         exact = False
         if sp.issparse(P):
-            Pm = sp.csr_array(P, dtype=np.float64)
+            Pm = sp.csr_array(P, dtype=np.float64, copy=True)
             if Pm.ndim != 2 or Pm.shape[0] % max(Pm.shape[1], 1) or Pm.shape[1] == 0:
                 raise InvalidMDP(
                     f"sparse P must have shape (S*A, S) with S*A a multiple of S; got {Pm.shape}"
@@ -169,7 +171,12 @@ class TabularMDP:
             if A == 0:
                 raise InvalidMDP("sparse P has no rows: need at least one action")
             Pm.sum_duplicates()
-            _check_finite("P.data", Pm.data)
+            if not np.isfinite(Pm.data).all():
+                k = int(np.argmax(~np.isfinite(Pm.data)))
+                row = int(np.searchsorted(Pm.indptr, k, side="right") - 1)
+                raise InvalidMDP(
+                    f"P[{row // A}, {row % A}, {int(Pm.indices[k])}] = {Pm.data[k]} is not finite"
+                )
             if (Pm.data < 0).any():
                 k = int(np.argmax(Pm.data < 0))
                 row = int(np.searchsorted(Pm.indptr, k, side="right") - 1)
@@ -183,6 +190,8 @@ class TabularMDP:
                     f"P[{row // A}, {row % A}, :] sums to {sums[row]!r}, not 1 "
                     f"(tolerance {ROW_SUM_ATOL:g}); state {row // A}, action {row % A}"
                 )
+            for arr in (Pm.data, Pm.indices, Pm.indptr):
+                arr.setflags(write=False)
             self._P = None
             self._Pm = Pm
             self._P_exact = None
@@ -209,7 +218,7 @@ class TabularMDP:
                 _check_exact_rows("P", Pe)
                 Pe.setflags(write=False)
                 self._P_exact = Pe
-            Pf = np.ascontiguousarray(Pf)
+            Pf = np.array(Pf, dtype=np.float64, order="C")  # our own copy
             Pf.setflags(write=False)
             self._P = Pf
             self._Pm = Pf.reshape(S * A, S)
@@ -217,7 +226,9 @@ class TabularMDP:
         R_in = np.asarray(R)
         Rf = _float_image(R_in, "R")
         if Rf.ndim != 2:
-            raise InvalidMDP(f"R must have rank 2, axes (s, a); got rank {Rf.ndim} with shape {Rf.shape}")
+            raise InvalidMDP(
+                f"R must have rank 2, axes (s, a); got rank {Rf.ndim} with shape {Rf.shape}"
+            )
         if Rf.shape[0] != S:
             raise InvalidMDP(f"R axis 0 (state s) has length {Rf.shape[0]} but P has {S} states")
         if Rf.shape[1] != A:
@@ -239,7 +250,9 @@ class TabularMDP:
             m_in = np.asarray(mu0)
             mf = _float_image(m_in, "mu0")
             if mf.shape != (S,):
-                raise InvalidMDP(f"mu0 must have shape ({S},) (one entry per state); got {mf.shape}")
+                raise InvalidMDP(
+                    f"mu0 must have shape ({S},) (one entry per state); got {mf.shape}"
+                )
             _check_distribution("mu0", mf, "mu0 must be a distribution over states")
             mf = np.array(mf)
         mf.setflags(write=False)

@@ -1,0 +1,313 @@
+"""Constructors from the forms researchers already have: pymdptoolbox's ``(P, R)`` and the
+transition dict ``P[s][a] = [(prob, s_next, reward, done), ...]`` of Gymnasium's toy-text
+environments (FrozenLake, Taxi, CliffWalking).
+
+Both return a :class:`~mesabase.theory.mdp.TabularMDP` in mesabase's axis convention
+``P[s, a, s']``, ``R[s, a]``; neither package is imported (pymdptoolbox is a benchmark
+extra, Gymnasium is not a dependency at all).
+
+References:
+  S. Cordwell, pymdptoolbox, https://github.com/sawcordwell/pymdptoolbox (``mdp.MDP``).
+  Farama Foundation, Gymnasium toy-text environments, https://gymnasium.farama.org.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+
+from .mdp import ROW_SUM_ATOL, InvalidMDP, TabularMDP
+
+__all__ = ["from_mdptoolbox", "from_gym"]
+
+
+# ---- pymdptoolbox ---------------------------------------------------------------------
+def _is_matrix_sequence(X) -> bool:
+    """A list/tuple or 1-D object array whose items are matrices (pymdptoolbox's 'cell array')."""
+    if isinstance(X, np.ndarray):
+        return X.dtype == object and X.ndim == 1 and any(
+            sp.issparse(m) or np.ndim(m) == 2 for m in X)
+    return isinstance(X, (list, tuple)) and any(sp.issparse(m) for m in X)
+
+
+def _matrices(X, name: str, what: str) -> list:
+    """Check a sequence of A square (S, S) matrices of one size; keep sparse ones sparse."""
+    if len(X) == 0:
+        raise InvalidMDP(f"{name} is empty: need one (S, S) {what} matrix per action")
+    out = []
+    for a, m in enumerate(X):
+        m = m if sp.issparse(m) else np.asarray(m)
+        if m.ndim != 2 or m.shape[0] != m.shape[1]:
+            raise InvalidMDP(
+                f"{name}[{a}] (action {a}) must be a square (S, S) {what} matrix; "
+                f"got shape {m.shape}")
+        if out and m.shape != out[0].shape:
+            raise InvalidMDP(
+                f"{name}[{a}] (action {a}) has shape {m.shape} but {name}[0] has "
+                f"{out[0].shape}: every action needs the same (S, S)")
+        out.append(m)
+    return out
+
+
+def _toolbox_transitions(P):
+    """Return ``(P_mesabase, mats)``: the (S, A, S) array or (S·A, S) CSR, and the A matrices."""
+    if sp.issparse(P):
+        raise InvalidMDP(
+            f"P is a single sparse matrix of shape {P.shape}; pymdptoolbox's P is an "
+            "(A, S, S) array or a sequence of A sparse (S, S) matrices")
+    if not _is_matrix_sequence(P):
+        try:
+            P3 = np.asarray(P)
+        except ValueError:  # ragged list of matrices: let _matrices name the culprit
+            P3 = None
+        if P3 is not None and (P3.dtype != object or P3.ndim != 1):
+            if P3.ndim != 3:
+                raise InvalidMDP(
+                    f"P must have rank 3, axes (a, s, s') in pymdptoolbox's layout; got rank "
+                    f"{P3.ndim} with shape {P3.shape}")
+            A, S, S2 = P3.shape
+            if S2 != S:
+                raise InvalidMDP(
+                    f"P axis 2 (next state s') has length {S2} but axis 1 (state s) has "
+                    f"length {S}; pymdptoolbox's P has shape (A, S, S)")
+            return np.transpose(P3, (1, 0, 2)), list(P3)
+    mats = _matrices(P, "P", "transition")
+    if not any(sp.issparse(m) for m in mats):
+        P3 = np.stack(mats)
+        return np.transpose(P3, (1, 0, 2)), list(P3)
+    A, S = len(mats), mats[0].shape[0]
+    mats = [sp.csr_array(m, dtype=np.float64) for m in mats]
+    stacked = sp.vstack(mats, format="csr")  # row a·S + s holds P[a][s, :]
+    order = (np.arange(A)[None, :] * S + np.arange(S)[:, None]).reshape(-1)
+    return sp.csr_array(stacked[order, :]), mats  # row s·A + a
+
+
+def _rowsum_product(Pa, Ra) -> np.ndarray:
+    """Σ_s' Pa[s, s'] Ra[s, s'] for dense or sparse factors, without densifying."""
+    if sp.issparse(Pa):
+        return np.asarray(Pa.multiply(Ra).sum(axis=1)).reshape(-1)
+    if sp.issparse(Ra):
+        return np.asarray(Ra.multiply(Pa).sum(axis=1)).reshape(-1)
+    return (Pa * Ra).sum(axis=1)
+
+
+def _toolbox_rewards(R, mats, S: int, A: int) -> np.ndarray:
+    if _is_matrix_sequence(R):
+        rmats = _matrices(R, "R", "transition-reward")
+        if len(rmats) != A or rmats[0].shape != (S, S):
+            raise InvalidMDP(
+                f"R as a sequence of transition-reward matrices must hold A = {A} matrices "
+                f"of shape ({S}, {S}); got {len(rmats)} of shape {rmats[0].shape}")
+        return np.stack([_rowsum_product(mats[a], rmats[a]) for a in range(A)], axis=1)
+    R = R.toarray() if sp.issparse(R) else np.asarray(R)
+    if R.ndim == 1:
+        if R.shape[0] != S:
+            raise InvalidMDP(
+                f"R of rank 1 is a state reward R[s] and needs S = {S} entries (axis 0, "
+                f"state s); got {R.shape[0]}")
+        return np.repeat(R[:, None], A, axis=1)
+    if R.ndim == 2:
+        if R.shape[0] != S:
+            hint = " (it looks like (A, S): transpose it)" if R.shape == (A, S) else ""
+            raise InvalidMDP(
+                f"R of rank 2 is R[s, a], shape (S, A) = ({S}, {A}); axis 0 (state s) has "
+                f"length {R.shape[0]}{hint}")
+        if R.shape[1] != A:
+            raise InvalidMDP(
+                f"R of rank 2 is R[s, a], shape (S, A) = ({S}, {A}); axis 1 (action a) has "
+                f"length {R.shape[1]}")
+        return R
+    if R.ndim == 3:
+        for axis, (n, want, label) in enumerate(
+                zip(R.shape, (A, S, S), ("action a", "state s", "next state s'"), strict=True)):
+            if n != want:
+                raise InvalidMDP(
+                    f"R of rank 3 is R[a, s, s'], shape (A, S, S) = ({A}, {S}, {S}); axis "
+                    f"{axis} ({label}) has length {n}")
+        return np.stack([_rowsum_product(mats[a], R[a]) for a in range(A)], axis=1)
+    raise InvalidMDP(
+        f"R must have shape (S,), (S, A) or (A, S, S) (pymdptoolbox's layouts); got rank "
+        f"{R.ndim} with shape {R.shape}")
+
+
+def from_mdptoolbox(P, R, *, gamma, horizon=None, mu0=None) -> TabularMDP:
+    """Build a :class:`TabularMDP` from pymdptoolbox's ``(P, R)``.
+
+    pymdptoolbox puts the action first: ``P_in[a][s, s']``. Here
+    ``P[s, a, s'] = P_in[a][s, s']`` and the expected reward is
+
+        R[s, a] = R_in[s]                               R_in of shape (S,)   (state reward)
+        R[s, a] = R_in[s, a]                            R_in of shape (S, A)
+        R[s, a] = Σ_s' P_in[a][s, s'] R_in[a][s, s']    R_in of shape (A, S, S) (transition reward)
+
+    the three layouts of ``mdptoolbox.mdp.MDP._computeReward``. ``R_in`` may also be a
+    sequence of A (S, S) transition-reward matrices, dense or ``scipy.sparse``.
+
+    Args:
+      P: an (A, S, S) array (float, or Fractions for an exact MDP), or a sequence (list,
+        tuple, object array) of A (S, S) matrices. If any of them is ``scipy.sparse`` the
+        MDP is sparse: an (S·A, S) CSR matrix with row ``s·A + a = P_in[a][s, :]``, built
+        without densifying.
+      R: the reward in one of the layouts above.
+      gamma, horizon, mu0: as for :class:`TabularMDP` (pymdptoolbox's ``discount`` is γ).
+
+    Raises:
+      InvalidMDP: for a malformed shape, naming the axis; row-sum errors name ``P[s, a, :]``
+        in mesabase's order, i.e. ``P_in[a][s, :]``.
+
+    Example:
+      >>> import numpy as np
+      >>> P_in = np.array([[[0.5, 0.5], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])  # (A, S, S)
+      >>> mdp = from_mdptoolbox(P_in, np.array([[1.0, 0.0], [0.0, 2.0]]), gamma=0.9)
+      >>> mdp.P[0].tolist()  # P[s=0, a, s']
+      [[0.5, 0.5], [1.0, 0.0]]
+      >>> from_mdptoolbox(P_in, np.ones((2, 2, 2)), gamma=0.9).R.tolist()
+      [[1.0, 1.0], [1.0, 1.0]]
+    """
+    P_out, mats = _toolbox_transitions(P)
+    S = P_out.shape[1] if sp.issparse(P_out) else P_out.shape[0]
+    A = len(mats)
+    R_out = _toolbox_rewards(R, mats, S, A)
+    try:
+        return TabularMDP(P_out, R_out, gamma=gamma, horizon=horizon, mu0=mu0)
+    except InvalidMDP as e:
+        raise InvalidMDP(f"{e} [from pymdptoolbox's layout: P[s, a, s'] = P_in[a][s, s']]") \
+            from None
+
+
+# ---- Gymnasium toy-text ---------------------------------------------------------------
+def _count(n, name: str, default: int) -> int:
+    if n is None:
+        return default
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise InvalidMDP(f"{name} must be an integer >= 1; got {n!r}")
+    return int(n)
+
+
+def from_gym(P, *, gamma, horizon=None, mu0=None, n_states=None, n_actions=None,
+             sparse: bool = False) -> TabularMDP:
+    """Build a :class:`TabularMDP` from a Gymnasium toy-text transition dict
+    ``P[s][a] = [(prob, s_next, reward, done), ...]`` (``env.unwrapped.P``).
+
+    Semantics:
+
+    * Expected reward: R[s, a] = Σ_k prob_k · reward_k over the entries of ``P[s][a]``
+      (the reward Gymnasium pays on a transition is credited to the (s, a) that made it).
+    * Termination: an entry flagged ``done`` (with positive probability) ends the episode.
+      It is routed to one extra absorbing, zero-reward "episode over" state with index S
+      (its reward is still counted in R[s, a]), so the MDP has S + 1 states; without
+      such an entry no state is added. The extra state is terminal in the sense of
+      :mod:`mesabase.theory.episodic`, so γ = 1 is well posed when every policy either
+      ends the episode or pays for not ending it (see
+      :func:`~mesabase.theory.check_episodic`). Gymnasium's time-limit *truncation*
+      (``TimeLimit``) is not part of ``P``; use ``horizon`` for it.
+    * Duplicate entries with the same ``s_next`` (FrozenLake's slippery moves into a wall)
+      have their probabilities summed.
+    * μ0: ``mu0`` with S entries (padded with 0 for the extra state) or S + 1 entries;
+      by default uniform over the S original states. Toy-text environments keep their
+      own start distribution in ``env.unwrapped.initial_state_distrib`` (FrozenLake and
+      CliffWalking start in one state, Taxi in 300 of 500): pass it to reproduce the
+      environment's J(π) = Σ_s μ0(s) V^π(s). V*, Q* and the optimal actions do not depend
+      on μ0.
+
+    Args:
+      P: the dict ``{s: {a: [(prob, s_next, reward, done), ...]}}`` with states 0..S−1 and
+        the same actions 0..A−1 in every state.
+      gamma, horizon: as for :class:`TabularMDP`.
+      mu0: initial distribution, see above.
+      n_states, n_actions: S and A (default ``len(P)`` and ``len(P[0])``).
+      sparse: build an (S·A, S) CSR ``P`` (large maps) instead of a dense array.
+
+    Raises:
+      InvalidMDP: a missing or extra state or action key, an entry that is not a 4-tuple,
+        a next state out of range, a negative or non-finite probability or reward, or
+        probabilities of ``P[s][a]`` not summing to 1, naming s and a.
+
+    Example:
+      >>> P = {0: {0: [(1.0, 0, 0.0, False)], 1: [(0.5, 1, 1.0, True), (0.5, 0, 0.0, False)]},
+      ...      1: {0: [(1.0, 1, 0.0, True)], 1: [(1.0, 1, 0.0, True)]}}
+      >>> mdp = from_gym(P, gamma=0.9)
+      >>> mdp.n_states, mdp.R.tolist(), mdp.mu0.tolist()
+      (3, [[0.0, 0.5], [0.0, 0.0], [0.0, 0.0]], [0.5, 0.5, 0.0])
+      >>> mdp.P[0, 1].tolist()  # from state 0, action 1: stay, or end the episode
+      [0.5, 0.0, 0.5]
+    """
+    if not isinstance(P, Mapping):
+        raise InvalidMDP(f"P must be a dict {{s: {{a: [(prob, s_next, reward, done), ...]}}}}; "
+                         f"got {type(P).__name__}")
+    S = _count(n_states, "n_states", len(P))
+    for key in P:
+        if isinstance(key, bool) or not isinstance(key, Integral) or not 0 <= key < S:
+            raise InvalidMDP(f"P has a state key {key!r} outside 0..{S - 1} (n_states = {S})")
+    for s in range(S):
+        if s not in P:
+            raise InvalidMDP(f"P has no entry for state {s}: states must be the keys 0..{S - 1}")
+        if not isinstance(P[s], Mapping):
+            raise InvalidMDP(f"P[{s}] must be a dict {{a: [...]}}; got {type(P[s]).__name__}")
+    A = _count(n_actions, "n_actions", len(P[0]))
+    rows, cols, vals = [], [], []
+    R = np.zeros((S, A))
+    any_done = False
+    for s in range(S):
+        for key in P[s]:
+            if isinstance(key, bool) or not isinstance(key, Integral) or not 0 <= key < A:
+                raise InvalidMDP(f"P[{s}] has an action key {key!r} outside 0..{A - 1} "
+                                 f"(n_actions = {A})")
+        for a in range(A):
+            if a not in P[s]:
+                raise InvalidMDP(f"P[{s}] has no entry for action {a} (state {s}, action {a})")
+            entries = P[s][a]
+            if len(entries) == 0:
+                raise InvalidMDP(f"P[{s}][{a}] is empty: state {s}, action {a} has no outcome")
+            total = 0.0
+            for k, entry in enumerate(entries):
+                if len(entry) != 4:
+                    raise InvalidMDP(f"P[{s}][{a}][{k}] must be (prob, s_next, reward, done); "
+                                     f"got {entry!r}")
+                prob, s_next, reward, done = entry
+                prob, reward = float(prob), float(reward)
+                if not np.isfinite(prob) or prob < 0:
+                    raise InvalidMDP(f"P[{s}][{a}][{k}] (state {s}, action {a}) has probability "
+                                     f"{prob!r}; it must be finite and >= 0")
+                if not np.isfinite(reward):
+                    raise InvalidMDP(f"P[{s}][{a}][{k}] (state {s}, action {a}) has reward "
+                                     f"{reward!r}; it must be finite")
+                if (isinstance(s_next, bool) or not isinstance(s_next, Integral)
+                        or not 0 <= s_next < S):
+                    raise InvalidMDP(f"P[{s}][{a}][{k}] (state {s}, action {a}) has next state "
+                                     f"{s_next!r} outside 0..{S - 1}")
+                ends = bool(done) and prob > 0
+                any_done |= ends
+                rows.append(s * A + a)
+                cols.append(S if ends else int(s_next))
+                vals.append(prob)
+                R[s, a] += prob * reward
+                total += prob
+            if abs(total - 1.0) > ROW_SUM_ATOL:
+                raise InvalidMDP(f"P[{s}][{a}] probabilities sum to {total!r}, not 1 "
+                                 f"(state {s}, action {a}; tolerance {ROW_SUM_ATOL:g})")
+    S_out = S + int(any_done)
+    if any_done:
+        rows += [S * A + a for a in range(A)]
+        cols += [S] * A
+        vals += [1.0] * A
+        R = np.vstack([R, np.zeros((1, A))])
+    Pm = sp.csr_array((vals, (rows, cols)), shape=(S_out * A, S_out))  # duplicates summed
+    Pm.sum_duplicates()
+    P_out = Pm if sparse else Pm.toarray().reshape(S_out, A, S_out)
+
+    if mu0 is None:
+        m = np.zeros(S_out)
+        m[:S] = 1.0 / S
+    else:
+        m = np.asarray(mu0, dtype=np.float64)
+        if m.shape == (S,) and any_done:
+            m = np.concatenate([m, [0.0]])
+        elif m.shape != (S_out,):
+            extra = f" or ({S_out},) with the episode-over state" if any_done else ""
+            raise InvalidMDP(f"mu0 must have shape ({S},) (one entry per state of P){extra}; "
+                             f"got {m.shape}")
+    return TabularMDP(P_out, R, gamma=gamma, horizon=horizon, mu0=m)
