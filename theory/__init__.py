@@ -9,6 +9,7 @@ from .convert import from_gym, from_mdptoolbox
 from .episodic import IllPosedMDP, check_episodic, terminal_states
 from .evaluation import bellman_q, evaluate, expected_return, occupancy, q_values
 from .exact import evaluate_exact, solve_exact
+from .lp import occupancy_lp, solve_cvxpy, solve_lp
 from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .solution import Solution
 from .solvers import (
@@ -25,5 +26,5 @@ __all__ = [
     "evaluate", "q_values", "occupancy", "expected_return", "bellman_q",
     "check_episodic", "terminal_states", "to_fraction",
     "MDPBatch", "solve_batch", "solution_item", "from_gym", "from_mdptoolbox",
-    "solve_exact", "evaluate_exact",
+    "solve_exact", "evaluate_exact", "solve_lp", "solve_cvxpy", "occupancy_lp",
 ]

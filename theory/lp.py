@@ -31,6 +31,13 @@ E[s·A + a, s] = 1: the primal constraints are (γ Pm − E) V ≤ −R (``A_ub`
 :func:`scipy.optimize.linprog`), the dual constraints (Eᵀ − γ Pmᵀ) d = ρ. Both are built
 as sparse matrices straight from Pm, never as an S×A×S copy.
 
+Polishing. An optimal basis of either LP is a policy μ (one tight constraint, or one
+positive d(s, ·), per state), and its basic solution is V^μ = (I − γ P_μ)⁻¹ r_μ. HiGHS
+computes it from a copy of P without the coefficients below ``small_matrix_value``
+(1e-12 here), so V^μ is recomputed from the exact P by one linear solve and kept when its
+Bellman residual is no larger (:func:`_polish`). ``gap`` certifies the solver's own
+primal-dual pair; ``residual`` and ``error_bound`` certify the returned V.
+
 γ = 1 (episodic, no horizon): after :func:`~mesabase.theory.episodic.check_episodic`
 the values of terminal states are fixed at 0 (the primal by variable bounds, the dual by
 dropping terminal states: flow into them leaves the system, so P restricted to
@@ -50,25 +57,28 @@ References:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
+from scipy.optimize import OptimizeWarning, linprog
 
-from .episodic import _is_episodic, check_episodic
-from .evaluation import bellman_q
+from .episodic import IllPosedMDP, _is_episodic, check_episodic
+from .evaluation import bellman_q, evaluate
 from .mdp import InvalidMDP, TabularMDP
 from .solution import Solution
-from .solvers import _finish
+from .solvers import _finish, _one_hot, _residual
 
-__all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "LP_FEASIBILITY_TOL"]
+__all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "HIGHS_OPTIONS"]
 
-#: Primal and dual feasibility tolerance passed to HiGHS (its smallest allowed value).
-LP_FEASIBILITY_TOL = 1e-10
-#: HiGHS's interior point method with crossover (a basic, vertex solution) and no presolve:
-#: on dense MDPs its presolve dominates the run time of the dual LP (S=500, A=4: 35 s with
-#: it, 2 s without), and the interior point + crossover path is faster and more accurate
-#: (‖V − V_PI‖∞ ≈ 1e-13 at γ = 0.99) than the simplex method with the same tolerances (≈ 1e-10).
-_HIGHS_DUAL = dict(solver="ipm", presolve="off")
+#: Options passed to HiGHS by both methods. Feasibility tolerances 1e-10 and the smallest
+#: ``small_matrix_value`` HiGHS allows: by default it silently drops every |coefficient| <
+#: 1e-9, and the tiny transition probabilities that leaves out shift V by up to ~1e-5 at
+#: γ = 0.99 (rows with many entries < 1e-9). Presolve is off: it finds nothing to remove in
+#: these LPs, and on dense ones it dominates the run time (the dual LP with S=500, A=4:
+#: 35 s with it, 3 s without).
+HIGHS_OPTIONS = dict(primal_feasibility_tolerance=1e-10, dual_feasibility_tolerance=1e-10,
+                     small_matrix_value=1e-12)
 #: Tolerances passed to Clarabel when cvxpy has no HiGHS.
 _CLARABEL_OPTS = dict(tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, tol_ktratio=1e-10,
                       max_iter=500)
@@ -96,13 +106,30 @@ def _terminal(mdp: TabularMDP) -> np.ndarray:
     return np.zeros(mdp.n_states, dtype=bool)
 
 
-def _error_bound(mdp: TabularMDP, V: np.ndarray) -> float:
-    """‖V − V*‖∞ ≤ ‖T V − V‖∞ / (1 − γ) for γ < 1; 0.0 for γ = 1 (a basic LP solution is
-    the solution of a linear system, as for policy iteration)."""
-    if mdp.gamma >= 1.0:
-        return 0.0
-    residual = float(np.max(np.abs(bellman_q(mdp, V).max(axis=1) - V)))
-    return residual / (1.0 - mdp.gamma)
+def _polish(mdp: TabularMDP, V: np.ndarray) -> tuple[np.ndarray, float]:
+    """Recompute the LP's basic solution from the exact P; return ``(V, error_bound)``.
+
+    The optimal basis is a policy μ, greedy with respect to the LP's V; its basic solution
+    is V^μ = (I − γ P_μ)⁻¹ r_μ, which the solver computes from a P whose coefficients below
+    ``small_matrix_value`` it has dropped. V^μ is recomputed by one linear solve
+    (:func:`~mesabase.theory.evaluation.evaluate`) and kept if its Bellman residual is no
+    larger than the LP's. Bound: ‖V − V*‖∞ ≤ ‖T V − V‖∞ / (1 − γ) for γ < 1; for γ = 1, 0.0
+    when V = V^μ for a proper μ (as for policy iteration), else inf (no bound is known).
+    """
+    mu = _one_hot(np.argmax(bellman_q(mdp, V), axis=1), mdp.n_actions)
+    residual = _residual(mdp, V)
+    polished = False
+    try:
+        V_mu = evaluate(mdp, mu)
+    except (IllPosedMDP, np.linalg.LinAlgError):  # μ improper (γ = 1) or singular
+        V_mu = None
+    if V_mu is not None and np.isfinite(V_mu).all():
+        r_mu = _residual(mdp, V_mu)
+        if r_mu <= residual:
+            V, residual, polished = V_mu, r_mu, True
+    if mdp.gamma < 1.0:
+        return V, residual / (1.0 - mdp.gamma)
+    return V, 0.0 if polished else float("inf")
 
 
 def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
@@ -111,12 +138,13 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     c(s) = 1/S > 0 in every state, so V* is the unique minimiser everywhere (see the
     module docstring). The LP goes to :func:`scipy.optimize.linprog` (``method="highs"``)
     as ``A_ub = γ Pm − E`` (sparse, from ``mdp.P_matrix``), ``b_ub = −R.reshape(-1)``,
-    with primal and dual feasibility tolerances :data:`LP_FEASIBILITY_TOL`. With γ = 1
-    the terminal states are fixed at V = 0 by bounds and the other values are free.
+    with the options :data:`HIGHS_OPTIONS`, no presolve. With γ = 1 the terminal states
+    are fixed at V = 0 by bounds and the other values are free. The basic solution is then
+    recomputed from the exact P (:func:`_polish`: one linear solve for the optimal basis).
 
-    Certificate: ``gap = |cᵀV − b_ubᵀ y|`` with y = ``res.ineqlin.marginals`` ≤ 0, the
-    dual solution HiGHS returns (−y is the occupancy measure of the dual LP with ρ = c);
-    ``error_bound = ‖T V − V‖∞ / (1 − γ)`` for γ < 1, 0.0 for γ = 1.
+    Certificate: ``gap = |cᵀV − b_ubᵀ y|`` for HiGHS's own primal and dual solutions, with
+    y = ``res.ineqlin.marginals`` ≤ 0 (−y is the occupancy measure of the dual LP with
+    ρ = c); ``error_bound = ‖T V − V‖∞ / (1 − γ)`` for γ < 1 (see :func:`_polish` for γ = 1).
 
     Args:
       mdp: an infinite-horizon :class:`TabularMDP` (dense or sparse).
@@ -138,11 +166,10 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     c = np.full(S, 1.0 / S)
     bounds = np.column_stack([np.full(S, -np.inf), np.full(S, np.inf)])
     bounds[terminal] = 0.0
-    res = linprog(
-        c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ipm",
-        options=dict(primal_feasibility_tolerance=LP_FEASIBILITY_TOL,
-                     dual_feasibility_tolerance=LP_FEASIBILITY_TOL),
-    )
+    with warnings.catch_warnings():  # scipy warns that it passes small_matrix_value verbatim
+        warnings.filterwarnings("ignore", "Unrecognized options", OptimizeWarning)
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs",
+                      options=dict(presolve=False, **HIGHS_OPTIONS))
     if res.status != 0:
         raise RuntimeError(f"HiGHS failed on the primal LP of {mdp!r} "
                            f"(status {res.status}): {res.message}")
@@ -150,8 +177,8 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     V[terminal] = 0.0
     # Bounds are 0 or ±inf, so they add nothing to the dual objective.
     gap = abs(float(res.fun) - float(b_ub @ res.ineqlin.marginals))
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, _error_bound(mdp, V),
-                   gap=gap)
+    V, bound = _polish(mdp, V)
+    return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, bound, gap=gap)
 
 
 def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
@@ -176,8 +203,7 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     flow = M @ d == rho[keep]
     prob = cp.Problem(cp.Maximize(r @ d), [flow])
     if cp.HIGHS in cp.installed_solvers():
-        prob.solve(solver=cp.HIGHS, primal_feasibility_tolerance=LP_FEASIBILITY_TOL,
-                   dual_feasibility_tolerance=LP_FEASIBILITY_TOL, highs_options=_HIGHS_DUAL)
+        prob.solve(solver=cp.HIGHS, presolve="off", **HIGHS_OPTIONS)
     else:  # pragma: no cover - depends on the installed solvers
         prob.solve(solver=cp.CLARABEL, **_CLARABEL_OPTS)
     if prob.status != cp.OPTIMAL:
@@ -230,13 +256,14 @@ def solve_cvxpy(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     """Solve the occupancy-measure dual LP in cvxpy and read V* off its multipliers.
 
     ρ = 1/S in every state, so the multiplier of each flow constraint is V*(s) (module
-    docstring). Solver: HiGHS through cvxpy when installed (feasibility tolerances
-    :data:`LP_FEASIBILITY_TOL`), else Clarabel with tight tolerances. Then
-    Q = :func:`~mesabase.theory.evaluation.bellman_q` (mdp, V).
-
-    Certificate: ``gap = |Σ d R − ρᵀ V|``; ``error_bound = ‖T V − V‖∞ / (1 − γ)`` for
-    γ < 1, 0.0 for γ = 1. With γ = 1 the LP lives on the non-terminal states
+    docstring). Solver: HiGHS through cvxpy when installed (options :data:`HIGHS_OPTIONS`,
+    no presolve), else Clarabel with tight tolerances. The basic solution is recomputed
+    from the exact P (:func:`_polish`), then Q = :func:`~mesabase.theory.evaluation.bellman_q`.
+    With γ = 1 the LP lives on the non-terminal states
     (:func:`~mesabase.theory.episodic.check_episodic` first) and V = 0 on terminal ones.
+
+    Certificate: ``gap = |Σ d R − ρᵀ V|`` for the solver's own d and V (before polishing);
+    ``error_bound = ‖T V − V‖∞ / (1 − γ)`` for γ < 1 (see :func:`_polish` for γ = 1).
 
     Raises:
       ValueError: for a finite-horizon MDP.
@@ -249,4 +276,5 @@ def solve_cvxpy(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     rho = _check_rho(mdp, None)
     _, V, objective, its = _dual_lp(mdp, rho)
     gap = abs(objective - float(rho @ V))
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "cvxpy", its, _error_bound(mdp, V), gap=gap)
+    V, bound = _polish(mdp, V)
+    return _finish(mdp, V, bellman_q(mdp, V), tol, "cvxpy", its, bound, gap=gap)

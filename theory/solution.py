@@ -34,7 +34,8 @@ class Solution:
     Certificate: ``residual = ‖T V − V‖∞``, the Bellman residual of the returned V
     (for a finite horizon, max over t of ‖T V_{t+1} − V_t‖∞); ``error_bound`` is a
     guaranteed bound on ‖V − V*‖∞ given by the method's stopping rule (0.0 where V
-    comes from a direct solve or exact arithmetic: only floating-point error remains);
+    comes from a direct solve or exact arithmetic: only floating-point error remains;
+    ``residual/(1 − γ)`` for the LP methods, ``inf`` if their γ = 1 policy is improper);
     ``gap`` is the LP duality gap (``None`` for non-LP methods). For ``"exact"`` the
     arrays hold :class:`fractions.Fraction` (dtype object), ``residual`` and
     ``error_bound`` are exactly 0 and ``optimal`` uses exact equality.
