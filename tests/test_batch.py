@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from mesabase.theory import InvalidMDP, TabularMDP, solve
 from mesabase.theory.batch import MDPBatch, solution_item, solve_batch
 

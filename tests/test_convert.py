@@ -5,6 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from mesabase.theory import InvalidMDP, expected_return, solve
 from mesabase.theory.convert import from_gym, from_mdptoolbox
 

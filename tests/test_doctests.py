@@ -4,10 +4,11 @@ import doctest
 import importlib
 import pkgutil
 
+import pytest
+
 import mesabase.proofs
 import mesabase.sims
 import mesabase.theory
-import pytest
 
 
 def _modules():

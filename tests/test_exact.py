@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import sympy
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mesabase.theory import IllPosedMDP, InvalidMDP, TabularMDP, evaluate, solve
 from mesabase.theory import exact as exact_mod
 from mesabase.theory.exact import _solve_linear, evaluate_exact, solve_exact

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from mesabase.theory import IllPosedMDP, InvalidMDP, TabularMDP, occupancy, solve
 from mesabase.theory import lp as lp_module
 from mesabase.theory.lp import occupancy_lp, solve_cvxpy, solve_lp

@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from mesabase.theory import (
     IllPosedMDP,
     InvalidMDP,

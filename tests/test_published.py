@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from mesabase.theory import evaluate, solve, to_fraction
 from mesabase.theory import examples as ex
 

@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mesabase.theory import (
     InvalidMDP,
     TabularMDP,

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+
 from mesabase.theory import TabularMDP, evaluate, solve
 from mesabase.theory.strategies import GAMMAS, bandits, mdps, policies
 

@@ -6,11 +6,14 @@ axis comes first when present: ``P[n, s, a, s']``.
 
 from .batch import MDPBatch, solution_item, solve_batch
 from .convert import from_gym, from_mdptoolbox
+from .empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
 from .episodic import IllPosedMDP, check_episodic, terminal_states
 from .evaluation import bellman_q, evaluate, expected_return, occupancy, q_values
 from .exact import evaluate_exact, solve_exact
+from .history import History
 from .lp import occupancy_lp, solve_cvxpy, solve_lp
 from .mdp import InvalidMDP, TabularMDP, to_fraction
+from .objectives import OBJECTIVES, history_optimal
 from .solution import Solution
 from .solvers import (
     METHODS,
@@ -27,4 +30,6 @@ __all__ = [
     "check_episodic", "terminal_states", "to_fraction",
     "MDPBatch", "solve_batch", "solution_item", "from_gym", "from_mdptoolbox",
     "solve_exact", "evaluate_exact", "solve_lp", "solve_cvxpy", "occupancy_lp",
+    "History", "empirical_mdp", "EmpiricalMDP", "EmpiricalBatch", "history_optimal",
+    "OBJECTIVES",
 ]

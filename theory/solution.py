@@ -39,6 +39,10 @@ class Solution:
     ``gap`` is the LP duality gap (``None`` for non-LP methods). For ``"exact"`` the
     arrays hold :class:`fractions.Fraction` (dtype object), ``residual`` and
     ``error_bound`` are exactly 0 and ``optimal`` uses exact equality.
+
+    ``bounded`` is False when the objective's supremum is +∞ (the ``"log"`` history
+    objective with a negative reward sum; an (N,) bool array when batched): ``policy`` is
+    then the limit policy of a maximising sequence, not a maximiser.
     """
 
     V: np.ndarray
@@ -52,6 +56,7 @@ class Solution:
     error_bound: float
     tol: float
     gap: float | None = None
+    bounded: bool | np.ndarray = True
 
     @property
     def greedy(self) -> np.ndarray:

@@ -189,7 +189,8 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10) -> Solution
     iteration (the method used is recorded as ``"auto:vi"`` or ``"auto:pi"``).
 
     Args:
-      mdp: a :class:`TabularMDP` (dense, sparse or exact).
+      mdp: a :class:`TabularMDP` (dense, sparse or exact); an :class:`MDPBatch` is passed
+        on to :func:`~mesabase.theory.solve_batch` (methods auto, pi, vi, backward).
       method: one of :data:`METHODS`.
       tol: bound on ‖V − V*‖∞ for iterative methods, and the tolerance defining the
         optimal-action set ``optimal[s, a] = Q[s, a] ≥ max_a' Q[s, a'] − tol``.
@@ -202,6 +203,10 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10) -> Solution
       >>> sol.V.round(10).tolist(), sol.optimal.tolist()
       ([3.0, 4.0], [[False, True], [True, True]])
     """
+    from .batch import MDPBatch, solve_batch
+
+    if isinstance(mdp, MDPBatch):
+        return solve_batch(mdp, method, tol)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not (tol > 0):

@@ -1,0 +1,168 @@
+"""The online record: what each seed saw, did and got, step by step.
+
+A :class:`History` holds, for N seeds and the first t steps (seed axis first, shape (N, t)):
+
+    states[n, τ]       s_τ
+    actions[n, τ]      a_τ
+    rewards[n, τ]      r_τ
+    next_states[n, τ]  s_{τ+1}
+    probs[n, τ]        π_{θ_τ}(a_τ | s_τ), the behaviour probability of the action taken
+    dones[n, τ]        True when the episode ended after step τ (horizon or absorbing state)
+
+Arrays are preallocated to a capacity and filled one step at a time for the whole batch
+(:meth:`History.append`); the capacity doubles when full, so appends are amortised O(N).
+``history[:t]`` (or :meth:`History.first`) is the history of the first t steps, as
+read-only views without copying.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["History"]
+
+_FIELDS = ("states", "actions", "rewards", "next_states", "probs", "dones")
+_DTYPES = (np.int64, np.int64, np.float64, np.int64, np.float64, np.bool_)
+
+
+class History:
+    """Append-only record of N seeds' transitions (s, a, r, s', π(a|s), done).
+
+    Args:
+      n_seeds: N, the number of seeds recorded side by side.
+      capacity: steps preallocated (grows by doubling when exceeded).
+
+    Example:
+      >>> h = History(n_seeds=2, capacity=4)
+      >>> h.append([0, 1], [1, 0], [1.0, 0.0], [1, 1], [0.5, 0.5])
+      >>> h.append([1, 1], [0, 0], [0.0, 2.0], [0, 1], [0.5, 0.5])
+      >>> len(h), h.rewards.tolist(), h[:1].rewards.tolist()
+      (2, [[1.0, 0.0], [0.0, 2.0]], [[1.0], [0.0]])
+    """
+
+    __slots__ = ("_data", "_t", "_single", "_frozen")
+
+    def __init__(self, n_seeds: int, capacity: int = 1024):
+        if int(n_seeds) < 1:
+            raise ValueError(f"n_seeds must be >= 1; got {n_seeds!r}")
+        capacity = max(int(capacity), 1)
+        self._data = {f: np.zeros((int(n_seeds), capacity), dtype=d)
+                      for f, d in zip(_FIELDS, _DTYPES, strict=True)}
+        self._t = 0
+        self._single = False
+        self._frozen = False
+
+    # ---- construction from logged data -------------------------------------------
+    @classmethod
+    def from_arrays(cls, states, actions, rewards, next_states, probs, dones=None) -> History:
+        """A history from arrays of shape (N, T), or (T,) for a single seed.
+
+        ``probs`` are the behaviour probabilities π(a_τ|s_τ) ∈ (0, 1]; ``dones`` defaults
+        to all False (one long episode). The arrays are copied.
+        """
+        arrays = [np.asarray(x) for x in (states, actions, rewards, next_states, probs)]
+        single = arrays[0].ndim == 1
+        shape = arrays[0].shape
+        if arrays[0].ndim not in (1, 2):
+            raise ValueError(f"states must have shape (N, T) or (T,); got {shape}")
+        dones = np.zeros(shape, dtype=bool) if dones is None else np.asarray(dones)
+        arrays.append(dones)
+        for name, a in zip(_FIELDS, arrays, strict=True):
+            if a.shape != shape:
+                raise ValueError(f"{name} has shape {a.shape} but states has shape {shape}")
+        arrays = [a[None] if single else a for a in arrays]
+        N, T = arrays[0].shape
+        h = cls(N, max(T, 1))
+        for name, a, dt in zip(_FIELDS, arrays, _DTYPES, strict=True):
+            if dt is np.int64 and a.size and not np.array_equal(a, np.round(a)):
+                raise ValueError(f"{name} must hold integers")
+            h._data[name][:, :T] = a
+        _check(h._data, T)
+        h._t = T
+        h._single = single
+        return h
+
+    def append(self, states, actions, rewards, next_states, probs, dones=None) -> None:
+        """Record one step for every seed; each argument has shape (N,) (or is a scalar)."""
+        if self._frozen:
+            raise ValueError("this History is a read-only slice; append to the original")
+        N, cap = self._data["states"].shape
+        if self._t == cap:
+            for f in _FIELDS:
+                old = self._data[f]
+                self._data[f] = np.zeros((N, 2 * cap), dtype=old.dtype)
+                self._data[f][:, :cap] = old
+        t = self._t
+        values = (states, actions, rewards, next_states, probs,
+                  False if dones is None else dones)
+        for f, v in zip(_FIELDS, values, strict=True):
+            self._data[f][:, t] = v
+        self._t = t + 1
+
+    # ---- views ---------------------------------------------------------------------
+    def first(self, t: int) -> History:
+        """The history of the first t steps (views, no copy; read-only)."""
+        if not 0 <= t <= self._t:
+            raise IndexError(f"t must be in [0, {self._t}]; got {t}")
+        h = object.__new__(History)
+        h._data = {f: a[:, :t] for f, a in self._data.items()}
+        for a in h._data.values():
+            a.flags.writeable = False
+        h._t, h._single, h._frozen = t, self._single, True
+        return h
+
+    def seed(self, i: int) -> History:
+        """Seed i alone, as a one-seed history (views, read-only)."""
+        h = object.__new__(History)
+        h._data = {f: a[i:i + 1, :self._t] for f, a in self._data.items()}
+        for a in h._data.values():
+            a.flags.writeable = False
+        h._t, h._single, h._frozen = self._t, True, True
+        return h
+
+    def __getitem__(self, key) -> History:
+        """``history[:t]``: the first t steps (only prefix slices along time)."""
+        if isinstance(key, slice) and key.start in (None, 0) and key.step in (None, 1):
+            stop = self._t if key.stop is None else key.stop
+            return self.first(min(max(stop if stop >= 0 else self._t + stop, 0), self._t))
+        raise TypeError("History supports prefix slices history[:t]; use .seed(i) for a seed")
+
+    def __len__(self) -> int:
+        return self._t
+
+    @property
+    def n_seeds(self) -> int:
+        return self._data["states"].shape[0]
+
+    @property
+    def single(self) -> bool:
+        """True when built from 1-D arrays (one seed): consumers then return unbatched results."""
+        return self._single
+
+    def _view(self, f):
+        v = self._data[f][:, :self._t]
+        v = v.view()
+        v.flags.writeable = False
+        return v
+
+    states = property(lambda self: self._view("states"), doc="s_τ, shape (N, t)")
+    actions = property(lambda self: self._view("actions"), doc="a_τ, shape (N, t)")
+    rewards = property(lambda self: self._view("rewards"), doc="r_τ, shape (N, t)")
+    next_states = property(lambda self: self._view("next_states"), doc="s_{τ+1}, shape (N, t)")
+    probs = property(lambda self: self._view("probs"), doc="π_{θ_τ}(a_τ|s_τ), shape (N, t)")
+    dones = property(lambda self: self._view("dones"), doc="episode ended after τ, (N, t)")
+
+    def __repr__(self) -> str:
+        return f"History(n_seeds={self.n_seeds}, steps={self._t})"
+
+
+def _check(data, T) -> None:
+    for f in ("states", "actions", "next_states"):
+        if (data[f][:, :T] < 0).any():
+            raise ValueError(f"{f} must be non-negative indices")
+    p = data["probs"][:, :T]
+    if not ((p > 0) & (p <= 1)).all():
+        i = tuple(int(j) for j in np.argwhere(~((p > 0) & (p <= 1)))[0])
+        raise ValueError(f"probs[{i[0]}, {i[1]}] = {p[i]} is not a probability in (0, 1]")
+    if not np.isfinite(data["rewards"][:, :T]).all():
+        raise ValueError("rewards must be finite")
