@@ -8,7 +8,15 @@ from .batch import MDPBatch, solution_item, solve_batch
 from .convert import from_gym, from_mdptoolbox
 from .empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
 from .episodic import IllPosedMDP, check_episodic, terminal_states
-from .evaluation import bellman_q, evaluate, expected_return, occupancy, q_values
+from .evaluation import (
+    bellman_q,
+    evaluate,
+    evaluate_many,
+    expected_return,
+    expected_returns,
+    occupancy,
+    q_values,
+)
 from .exact import evaluate_exact, solve_exact
 from .history import History
 from .lp import occupancy_lp, solve_cvxpy, solve_lp
@@ -31,5 +39,5 @@ __all__ = [
     "MDPBatch", "solve_batch", "solution_item", "from_gym", "from_mdptoolbox",
     "solve_exact", "evaluate_exact", "solve_lp", "solve_cvxpy", "occupancy_lp",
     "History", "empirical_mdp", "EmpiricalMDP", "EmpiricalBatch", "history_optimal",
-    "OBJECTIVES",
+    "OBJECTIVES", "evaluate_many", "expected_returns",
 ]

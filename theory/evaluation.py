@@ -23,7 +23,7 @@ from .mdp import InvalidMDP, TabularMDP
 
 __all__ = [
     "evaluate", "q_values", "occupancy", "expected_return", "check_policy",
-    "policy_matrix", "bellman_q",
+    "policy_matrix", "bellman_q", "evaluate_many", "expected_returns",
 ]
 
 #: Sparse systems up to this size are solved directly; larger ones by BiCGSTAB.
@@ -183,3 +183,38 @@ def expected_return(mdp: TabularMDP, policy, reward=None) -> float:
     """J(π) = Σ_s μ0(s) V^π(s) (V_0 for a finite horizon), optionally under another reward."""
     V = evaluate(mdp, policy, reward)
     return float(mdp.mu0 @ (V if mdp.horizon is None else V[0]))
+
+
+def evaluate_many(mdp: TabularMDP, policies, reward=None) -> np.ndarray:
+    """V^π for a stack of stationary policies ``pi[m, s, a]`` (M, S, A) in one batched solve.
+
+    Returns (M, S) for an infinite horizon — solving (I − γ P_π) V = r_π for all M at
+    once — or (M, H+1, S) for a finite horizon (backward recursion, vectorised over M).
+    Equal to ``evaluate`` policy by policy (tested); γ = 1 episodic problems loop.
+    """
+    pi = np.asarray(policies, dtype=np.float64)
+    S, A = mdp.n_states, mdp.n_actions
+    if pi.ndim != 3 or pi.shape[1:] != (S, A):
+        raise InvalidMDP(f"policies must have shape (M, {S}, {A}); got {pi.shape}")
+    if (np.abs(pi.sum(-1) - 1) > 1e-9).any() or (pi < 0).any():
+        raise InvalidMDP("every policies[m, s, :] must be a distribution over actions")
+    r = _reward(mdp, reward)
+    if mdp.horizon is not None:
+        H = mdp.horizon
+        V = np.zeros((pi.shape[0], H + 1, S))
+        for t in range(H - 1, -1, -1):
+            PV = np.asarray(mdp.P_matrix @ V[:, t + 1].T).T.reshape(-1, S, A)
+            V[:, t] = (pi * (r + mdp.gamma * PV)).sum(-1)
+        return V
+    if _is_episodic(mdp) or mdp.is_sparse:
+        return np.stack([_stationary_values(mdp, p, r) for p in pi])
+    P_pi = np.einsum("msa,sat->mst", pi, mdp.P)
+    r_pi = (pi * r).sum(-1)
+    M = np.eye(S)[None] - mdp.gamma * P_pi
+    return np.linalg.solve(M, r_pi[..., None])[..., 0]
+
+
+def expected_returns(mdp: TabularMDP, policies, reward=None) -> np.ndarray:
+    """J(π_m) = μ0ᵀ V^{π_m} for a stack of policies (M, S, A): shape (M,)."""
+    V = evaluate_many(mdp, policies, reward)
+    return (V if mdp.horizon is None else V[:, 0]) @ mdp.mu0

@@ -1,0 +1,353 @@
+"""Online REINFORCE learners as pure (init, policy, update) over an explicit state.
+
+The learner protocol used by :func:`mesabase.sims.simulate.simulate`::
+
+    state = learner.init(n_seeds, n_states, n_actions, rng)   # rng may be unused
+    pi    = learner.policy(state)                             # (N, S, A), used to act now
+    state = learner.update(state, step)                       # step: a Transition of (N,)
+
+:class:`Reinforce` implements, per seed n (all seeds in one numpy op),
+
+    update="step"     θ_{k+1} = θ_k + α_k (r_t − b) ψ_t           after every step t
+    update="episode"  θ ← θ + α_k Σ_{j=0}^{L−1} (G_j − b) ψ_j        when the episode ends,
+                      G_j = Σ_{i=j}^{L−1} γ^{i−j} r_i (return-to-go)
+
+with ψ_t = ∇_θ log π_θ(a_t|s_t) (the score; see :mod:`mesabase.sims.policies`), or its
+natural form (below), α_k = lr · m(k) from :mod:`mesabase.sims.schedules` where k counts
+the updates the seed has received (steps in step mode, finished episodes in episode
+mode), and b a baseline. ``update="step"`` with b = 0 is the seed's literal rule
+θ_{t+1} = θ_t + α r_t ∇_θ log π_θt(a_t|s_t).
+
+Episode mode keeps no buffer of the episode: θ is fixed during an episode, so every ψ_j
+is taken at the θ that acted, and the sum is accumulated online with an eligibility trace,
+
+    e_j = γ e_{j−1} + ψ_j,   Σ_j (G_j − b) ψ_j = Σ_j (r_j e_j − b ψ_j)
+
+(exchange the order of Σ_j Σ_{i≥j}); the state holds e and the running sum, both of θ's
+shape, so memory does not grow with the episode's length. No γ^j factor weights the
+terms (the common form; Sutton & Barto's box multiplies by γ^j — identical for γ = 1).
+
+Baselines. ``None``: b = 0. A float: b = that constant. ``"mean"``: b is the running mean
+of the seed's past *targets*, taken before the current ones are seen — in step mode the
+mean of r_0, …, r_{t−1} (b = 0 at t = 0); in episode mode the mean of every return-to-go
+G_j of the seed's finished episodes (b = 0 during the first episode), fixed during an
+episode. Either way b does not depend on the current action, so the update stays unbiased.
+
+Natural gradient (tabular only). ψ_t is replaced by the score preconditioned by the
+Fisher matrix of the action distribution at s_t, F_s = diag π_s − π_s π_sᵀ:
+x = e_{s_t, a_t} / π_θ(a_t|s_t) on row s_t solves F_s x = e_{a_t} − π_s (the minimum-norm
+solution differs by a multiple of 1, which leaves π unchanged). Per step
+
+    θ[s_t, a_t] += α (r_t − b) / π_θ(a_t|s_t),
+
+whose expectation over a_t ∼ π(·|s_t) is α (r(s_t, ·) − b): the NPG step for the softmax
+class, θ ← θ + α A^π(s, ·) up to a per-state constant (Kakade 2002; Agarwal et al. 2021,
+"On the theory of policy gradient methods", the NPG-for-softmax lemma, with
+A = r − πᵀr for a bandit). States are updated as they are visited, i.e. at rate d(s);
+the exact Kakade step would also divide by d(s_t), which the learner does not know.
+
+References: R. J. Williams, "Simple statistical gradient-following algorithms for
+connectionist reinforcement learning", Machine Learning 8 (1992); Sutton & Barto (2018)
+§13.3–13.4; S. Kakade, "A natural policy gradient", NeurIPS 2002; A. Agarwal, S. Kakade,
+J. Lee, G. Mahajan, JMLR 22 (2021).
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import NamedTuple
+
+import numpy as np
+
+from .policies import (
+    LinearSoftmax,
+    TabularSoftmax,
+    _lin_logits,
+    _lin_rows,
+    _lin_score,
+    _natural_rows,
+    _score_rows,
+    _tab_rows,
+    softmax,
+)
+from .schedules import Constant, make_schedule
+
+__all__ = ["Transition", "ReinforceState", "Reinforce"]
+
+
+class Transition(NamedTuple):
+    """One environment step for every seed (each field (N,) except ``t``)."""
+
+    state: np.ndarray       # (N,) int: s_t
+    action: np.ndarray      # (N,) int: a_t
+    reward: np.ndarray      # (N,) float: r_t
+    next_state: np.ndarray  # (N,) int: s_{t+1}
+    prob: np.ndarray        # (N,) float: behaviour probability π_θt(a_t|s_t)
+    done: np.ndarray        # (N,) bool: the episode ended after this step
+    t: int                  # global step index, from 0
+
+
+class ReinforceState(NamedTuple):
+    """:class:`Reinforce`'s state; seed axis first. Θ = (S, A) tabular, (d,) linear."""
+
+    theta: np.ndarray           # (N, *Θ) float64: policy parameters
+    count: np.ndarray           # (N,) int64: updates applied (steps / finished episodes)
+    baseline: np.ndarray        # (N,) float64: b for the next update
+    baseline_count: np.ndarray  # (N,) int64: targets averaged into b ("mean" only)
+    trace: np.ndarray           # (N, *Θ) episode mode: e_j = γ e_{j−1} + ψ_j; step: (N, 0)
+    accum: np.ndarray           # (N, *Θ) episode mode: Σ_{i≤j} (r_i e_i − b ψ_i); step: (N, 0)
+    disc: np.ndarray            # (N,) float64 episode mode: c_j = γ c_{j−1} + 1
+    return_sum: np.ndarray      # (N,) float64 episode mode: Σ_{i≤j} r_i c_i (= Σ_i G_i at end)
+    length: np.ndarray          # (N,) int64: steps in the current episode
+
+
+_UPDATES = ("step", "episode")
+
+
+class Reinforce:
+    """REINFORCE with a softmax policy, vectorised over seeds (see the module docstring).
+
+    Args:
+      lr: base step size lr >= 0 (α_k = lr · m(k)).
+      update: "step" (after every step) or "episode" (at each episode's end).
+      baseline: None (b = 0), a float constant, or "mean" (running mean of past targets).
+      policy: "tabular", a :class:`TabularSoftmax`, a feature array φ of shape (S, A, d),
+        or a :class:`LinearSoftmax`.
+      schedule: "constant", ("power", p) for m(k) = (k + 1)^(−p), or a callable k -> m(k).
+      natural: natural policy gradient (tabular only).
+      gamma: γ ∈ [0, 1], the discount of the return-to-go (episode mode only).
+      init_logits: initial θ per seed — (S, A) tabular or (d,) linear, shared by all seeds —
+        or with a seed axis first; default zeros (uniform policies).
+
+    Immutable (``replace(**changes)`` gives a modified copy). Two arguments are stored
+    under other names because the protocol's methods own theirs: ``update`` as ``mode``,
+    ``policy`` as ``family``.
+
+    Example (the seed's rule on a two-armed bandit, by hand: θ = (0, 0), π = (½, ½),
+    a = 1, r = 1, α = 0.5: θ ← θ + 0.5 · 1 · (e_1 − π) = (−0.25, 0.25)):
+      >>> learner = Reinforce(lr=0.5)
+      >>> state = learner.init(n_seeds=1, n_states=1, n_actions=2)
+      >>> step = Transition(np.array([0]), np.array([1]), np.array([1.0]), np.array([0]),
+      ...                   np.array([0.5]), np.array([True]), 0)
+      >>> learner.update(state, step).theta.tolist()
+      [[[-0.25, 0.25]]]
+    """
+
+    __slots__ = ("lr", "mode", "baseline", "family", "schedule", "natural", "gamma",
+                 "init_logits", "_sched", "_linear")
+
+    def __init__(self, lr=0.1, update="step", baseline=None, policy="tabular",
+                 schedule="constant", natural=False, gamma=1.0, init_logits=None):
+        if isinstance(lr, bool) or not isinstance(lr, Real) or not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"lr must be a finite real >= 0; got {lr!r}")
+        if update not in _UPDATES:
+            raise ValueError(f"update must be 'step' or 'episode'; got {update!r}")
+        if isinstance(baseline, str):
+            if baseline != "mean":
+                raise ValueError(f"baseline must be None, 'mean' or a float; got {baseline!r}")
+        elif baseline is not None and (isinstance(baseline, bool) or not isinstance(
+                baseline, Real) or not np.isfinite(baseline)):
+            raise ValueError(f"baseline must be None, 'mean' or a finite float; got {baseline!r}")
+        if isinstance(policy, str):
+            if policy != "tabular":
+                raise ValueError(f"policy must be 'tabular', a feature array (S, A, d) or a "
+                                 f"LinearSoftmax; got {policy!r}")
+            linear = None
+        elif isinstance(policy, TabularSoftmax):
+            linear = None
+        elif isinstance(policy, LinearSoftmax):
+            linear = policy
+        else:
+            linear = LinearSoftmax(policy)        # validates rank 3, finiteness
+            policy = linear
+        if not isinstance(natural, (bool, np.bool_)):
+            raise ValueError(f"natural must be True or False; got {natural!r}")
+        if natural and linear is not None:
+            raise ValueError("natural=True is implemented for the tabular softmax only "
+                             "(its Fisher matrix is per state); got a linear policy")
+        if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0 <= gamma <= 1:
+            raise ValueError(f"gamma must be a real in [0, 1]; got {gamma!r}")
+        if init_logits is not None:
+            x = np.array(init_logits, dtype=np.float64)
+            if not np.isfinite(x).all():
+                raise ValueError("init_logits must be finite")
+            x.flags.writeable = False
+            init_logits = x
+        for name, value in (("lr", float(lr)), ("mode", update), ("baseline", baseline),
+                            ("family", policy), ("schedule", schedule),
+                            ("natural", bool(natural)), ("gamma", float(gamma)),
+                            ("init_logits", init_logits), ("_sched", make_schedule(schedule)),
+                            ("_linear", linear)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Reinforce is immutable; use .replace(...)")
+
+    def replace(self, **changes) -> Reinforce:
+        """A copy with some constructor arguments changed (``update=`` sets the mode)."""
+        args = dict(lr=self.lr, update=self.mode, baseline=self.baseline, policy=self.family,
+                    schedule=self.schedule, natural=self.natural, gamma=self.gamma,
+                    init_logits=self.init_logits)
+        args.update(changes)
+        return Reinforce(**args)
+
+    def __repr__(self) -> str:
+        pol = self.family if isinstance(self.family, str) else repr(self.family)
+        return (f"Reinforce(lr={self.lr}, update={self.mode!r}, baseline={self.baseline!r}, "
+                f"policy={pol!r}, schedule={self.schedule!r}, natural={self.natural}, "
+                f"gamma={self.gamma})")
+
+    # ---- protocol ----------------------------------------------------------------------
+    def init(self, n_seeds: int, n_states: int, n_actions: int, rng=None) -> ReinforceState:
+        """The initial state for N seeds (``rng`` is unused: the learner is deterministic)."""
+        if self._linear is None:
+            family = TabularSoftmax(n_states, n_actions)
+            if isinstance(self.family, TabularSoftmax) and self.family != family:
+                raise ValueError(f"policy {self.family} does not match n_states={n_states}, "
+                                 f"n_actions={n_actions}")
+        else:
+            family = self._linear
+            if (family.n_states, family.n_actions) != (n_states, n_actions):
+                raise ValueError(f"features have shape {family.features.shape} but the "
+                                 f"environment has S={n_states}, A={n_actions}")
+        theta = family.init(n_seeds, self.init_logits)
+        N = theta.shape[0]
+        b0 = 0.0 if self.baseline in (None, "mean") else float(self.baseline)
+        traced = theta.shape if self.mode == "episode" else (N, 0)
+        return ReinforceState(
+            theta=theta, count=np.zeros(N, np.int64), baseline=np.full(N, b0),
+            baseline_count=np.zeros(N, np.int64), trace=np.zeros(traced),
+            accum=np.zeros(traced), disc=np.zeros(N), return_sum=np.zeros(N),
+            length=np.zeros(N, np.int64))
+
+    def policy_probs(self, state: ReinforceState) -> np.ndarray:
+        """π_θ(a|s) for every seed and state, shape (N, S, A) (same as :meth:`policy`)."""
+        return softmax(self._logits(state.theta))
+
+    def policy(self, state: ReinforceState) -> np.ndarray:
+        """π_θ(a|s) for every seed and state, shape (N, S, A)."""
+        return self.policy_probs(state)
+
+    def action_probs(self, state: ReinforceState, s) -> np.ndarray:
+        """π_θ(·|s_n) for each seed's current state only, shape (N, A) (cheaper than
+        ``policy(state)[n, s]`` when S is large)."""
+        s = np.asarray(s)
+        return softmax(self._rows(state.theta, np.arange(s.shape[0]), s)[1])
+
+    def update(self, state: ReinforceState, step: Transition) -> ReinforceState:
+        """The state after ``step``; pure (the input state's arrays are not modified)."""
+        N = state.theta.shape[0]
+        s, a, r, done = _check_step(step, N, state.theta.shape, self._linear)
+        n = np.arange(N)
+        if self.mode == "step":
+            return self._step(state, n, s, a, r)
+        return self._episode(state, n, s, a, r, done)
+
+    # ---- internals: the row kernels of mesabase.sims.policies --------------------------
+    def _alpha(self, count):
+        if isinstance(self._sched, Constant):
+            return self.lr
+        return self.lr * self._sched(count)
+
+    def _logits(self, theta):
+        return theta if self._linear is None else _lin_logits(self._linear.phi_t, theta)
+
+    def _rows(self, theta, n, s):
+        """(flat row index n·S + s_n, or φᵀ rows (d, N, A) when linear; logits of row s_n,
+        shape (N, A))."""
+        if self._linear is None:
+            return _tab_rows(theta, n, s)
+        return _lin_rows(self._linear.phi_t, theta, s)
+
+    def _score(self, logits, where, n, a):
+        """ψ_t from row s_t's logits: tabular -> the (N, A) row to add at θ[n, s_n];
+        linear -> (N, d)."""
+        if self._linear is not None:
+            return _lin_score(where, logits, n, a)
+        return (_natural_rows if self.natural else _score_rows)(logits, n, a)
+
+    @staticmethod
+    def _add_rows(x, idx, rows, delta):
+        """A copy of x (N, S, A) with x[n, s_n] = rows + delta (rows: x's rows at idx)."""
+        N, S, A = x.shape
+        if S == 1:
+            return (rows + delta).reshape(N, 1, A)
+        out = x.copy()
+        out.reshape(N * S, A)[idx] = rows + delta
+        return out
+
+    def _step(self, st, n, s, a, r):
+        coef = self._alpha(st.count) * (r - st.baseline)
+        where, logits = self._rows(st.theta, n, s)
+        psi = self._score(logits, where, n, a)
+        psi *= coef[:, None]
+        if self._linear is None:
+            theta = self._add_rows(st.theta, where, logits, psi)
+        else:
+            theta = st.theta + psi
+        baseline, bcount = st.baseline, st.baseline_count
+        if self.baseline == "mean":
+            bcount = bcount + 1
+            baseline = baseline + (r - baseline) / bcount
+        return st._replace(theta=theta, count=st.count + 1, baseline=baseline,
+                           baseline_count=bcount)
+
+    def _episode(self, st, n, s, a, r, done):
+        g, b = self.gamma, st.baseline
+        where, logits = self._rows(st.theta, n, s)
+        psi = self._score(logits, where, n, a)
+        trace = st.trace if g == 1.0 else g * st.trace
+        if self._linear is None:
+            N, S, A = trace.shape
+            trace = self._add_rows(trace, where, np.take(trace.reshape(N * S, A), where, 0),
+                                   psi)
+            accum = st.accum + r[:, None, None] * trace
+            flat = accum.reshape(N * S, A)
+            flat[where] = np.take(flat, where, 0) - b[:, None] * psi
+        else:
+            trace = trace + psi
+            accum = st.accum + r[:, None] * trace - b[:, None] * psi
+        disc = g * st.disc + 1.0
+        return_sum = st.return_sum + r * disc
+        length = st.length + 1
+        theta, count, baseline, bcount = st.theta, st.count, st.baseline, st.baseline_count
+        if done.any():
+            alpha = np.broadcast_to(self._alpha(count), (len(n),))[done]
+            theta = theta.copy()
+            theta[done] += alpha.reshape(-1, *(1,) * (theta.ndim - 1)) * accum[done]
+            count = count + done
+            if self.baseline == "mean":
+                total = bcount + np.where(done, length, 0)
+                mean = (baseline * bcount + return_sum) / np.maximum(total, 1)
+                baseline = np.where(done, mean, baseline)
+                bcount = total
+            trace[done] = 0.0
+            accum[done] = 0.0
+            disc = np.where(done, 0.0, disc)
+            return_sum = np.where(done, 0.0, return_sum)
+            length = np.where(done, 0, length)
+        return ReinforceState(theta, count, baseline, bcount, trace, accum, disc,
+                              return_sum, length)
+
+
+def _check_step(step, N, theta_shape, linear):
+    """(s, a, r, done) as arrays of shape (N,), with a clear error when they are not."""
+    s, a = np.asarray(step.state), np.asarray(step.action)
+    r = np.asarray(step.reward, dtype=np.float64)
+    if r.shape == (N,) and not np.isfinite(r).all():
+        i = int(np.argmax(~np.isfinite(r)))
+        raise ValueError(f"step.reward[{i}] = {r[i]} is not finite")
+    done = np.asarray(step.done, dtype=bool)
+    for name, x in (("state", s), ("action", a), ("reward", r), ("done", done)):
+        if x.shape != (N,):
+            raise ValueError(f"step.{name} must have shape ({N},) (one per seed); "
+                             f"got {x.shape}")
+    S, A = (linear.n_states, linear.n_actions) if linear is not None else theta_shape[1:]
+    for name, x, size in (("state", s, S), ("action", a, A)):
+        if x.dtype.kind not in "iu":
+            raise ValueError(f"step.{name} must hold integers; got dtype {x.dtype}")
+        lo, hi = x.min(), x.max()
+        if lo < 0 or hi >= size:
+            i = int(np.argmax((x < 0) | (x >= size)))
+            raise ValueError(f"step.{name}[{i}] = {int(x[i])} is out of range [0, {size})")
+    return s, a, r, done
