@@ -16,7 +16,8 @@ with ψ_t = ∇_θ log π_θ(a_t|s_t) (the score; see :mod:`mesabase.sims.polici
 natural form (below), α_k = lr · m(k) from :mod:`mesabase.sims.schedules` where k counts
 the updates the seed has received (steps in step mode, finished episodes in episode
 mode), and b a baseline. ``update="step"`` with b = 0 is the seed's literal rule
-θ_{t+1} = θ_t + α r_t ∇_θ log π_θt(a_t|s_t).
+θ_{t+1} = θ_t + α r_t ∇_θ log π_θt(a_t|s_t). Step mode ignores ``done``; neither mode
+reads ``next_state``, ``prob`` or ``t`` (REINFORCE is on-policy and counts its own updates).
 
 Episode mode keeps no buffer of the episode: θ is fixed during an episode, so every ψ_j
 is taken at the θ that acted, and the sum is accumulated online with an eligibility trace,
@@ -220,13 +221,9 @@ class Reinforce:
             accum=np.zeros(traced), disc=np.zeros(N), return_sum=np.zeros(N),
             length=np.zeros(N, np.int64))
 
-    def policy_probs(self, state: ReinforceState) -> np.ndarray:
-        """π_θ(a|s) for every seed and state, shape (N, S, A) (same as :meth:`policy`)."""
-        return softmax(self._logits(state.theta))
-
     def policy(self, state: ReinforceState) -> np.ndarray:
         """π_θ(a|s) for every seed and state, shape (N, S, A)."""
-        return self.policy_probs(state)
+        return softmax(self._logits(state.theta))
 
     def action_probs(self, state: ReinforceState, s) -> np.ndarray:
         """π_θ(·|s_n) for each seed's current state only, shape (N, A) (cheaper than
@@ -268,13 +265,24 @@ class Reinforce:
 
     @staticmethod
     def _add_rows(x, idx, rows, delta):
-        """A copy of x (N, S, A) with x[n, s_n] = rows + delta (rows: x's rows at idx)."""
+        """A copy of x (N, S, A) with row s_n of seed n set to rows + delta, where ``rows``
+        are x's rows at the flat index ``idx`` (already gathered)."""
         N, S, A = x.shape
         if S == 1:
             return (rows + delta).reshape(N, 1, A)
         out = x.copy()
         out.reshape(N * S, A)[idx] = rows + delta
         return out
+
+    @staticmethod
+    def _add_rows_inplace(x, idx, delta):
+        """x[n, s_n] += delta[n] for a fresh array x (N, S, A)."""
+        N, S, A = x.shape
+        if S == 1:
+            x[:, 0] += delta
+        else:
+            flat = x.reshape(N * S, A)
+            flat[idx] = np.take(flat, idx, axis=0) + delta
 
     def _step(self, st, n, s, a, r):
         coef = self._alpha(st.count) * (r - st.baseline)
@@ -296,17 +304,17 @@ class Reinforce:
         g, b = self.gamma, st.baseline
         where, logits = self._rows(st.theta, n, s)
         psi = self._score(logits, where, n, a)
-        trace = st.trace if g == 1.0 else g * st.trace
         if self._linear is None:
-            N, S, A = trace.shape
-            trace = self._add_rows(trace, where, np.take(trace.reshape(N * S, A), where, 0),
-                                   psi)
+            trace = g * st.trace if g != 1.0 else st.trace.copy()
+            self._add_rows_inplace(trace, where, psi)
             accum = st.accum + r[:, None, None] * trace
-            flat = accum.reshape(N * S, A)
-            flat[where] = np.take(flat, where, 0) - b[:, None] * psi
+            if self.baseline is not None:
+                self._add_rows_inplace(accum, where, -b[:, None] * psi)
         else:
-            trace = trace + psi
-            accum = st.accum + r[:, None] * trace - b[:, None] * psi
+            trace = g * st.trace + psi
+            accum = st.accum + r[:, None] * trace
+            if self.baseline is not None:
+                accum -= b[:, None] * psi
         disc = g * st.disc + 1.0
         return_sum = st.return_sum + r * disc
         length = st.length + 1
@@ -346,8 +354,8 @@ def _check_step(step, N, theta_shape, linear):
     for name, x, size in (("state", s, S), ("action", a, A)):
         if x.dtype.kind not in "iu":
             raise ValueError(f"step.{name} must hold integers; got dtype {x.dtype}")
-        lo, hi = x.min(), x.max()
-        if lo < 0 or hi >= size:
+        # one comparison catches both ends: negatives wrap to huge values as uint64
+        if (x.astype(np.int64, copy=False).view(np.uint64) >= size).any():
             i = int(np.argmax((x < 0) | (x >= size)))
             raise ValueError(f"step.{name}[{i}] = {int(x[i])} is out of range [0, {size})")
     return s, a, r, done

@@ -119,7 +119,8 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
     Args:
       env: an :class:`~mesabase.sims.envs.Env`.
       learner: a learner (``init``/``policy``/``update``; e.g. ``Reinforce``,
-        ``FullOptimizer``); one with a ``bind(env)`` method is bound to ``env`` first.
+        ``FullOptimizer``); one with a ``bind(env)`` method is bound to ``env`` first, and
+        one with ``action_probs(state, s)`` is asked only for the rows it acts in.
       steps: T, the number of transitions per seed.
       seeds: a count N (seeds 0…N−1) or a list of non-negative integer seeds.
       shadow: the history objective of the shadow π*_t, or None for no shadow.
@@ -169,6 +170,7 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
             sh_ret[:, i] = expected_returns(env.mdp, target)
         sh_pol[:, i], sh_opt[:, i] = target, optimal
 
+    act = getattr(learner, "action_probs", None) or (lambda st, s_: learner.policy(st)[n, s_])
     U = np.empty((N, 0, 4))
     u_first = np.array([g.random() for g in gens])
     s = env.reset(u_first)
@@ -180,7 +182,7 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
         if j == 0:
             U = np.stack([g.random((BLOCK, 4)) for g in gens])
         u = U[:, j]
-        pi_s = learner.policy(state)[n, s]                       # (N, A)
+        pi_s = act(state, s)                                     # (N, A)
         a = sample_index(np.cumsum(pi_s, axis=1), u[:, 0])
         prob = pi_s[n, a]
         s2 = env.next_state(s, a, u[:, 1])
