@@ -4,6 +4,17 @@ Axis convention: ``P[s, a, s']``, ``R[s, a]``, ``pi[s, a]``, ``mu0[s]``; a batch
 axis comes first when present: ``P[n, s, a, s']``.
 """
 
+from .attribution import (
+    Decomposition,
+    Verdict,
+    attribute,
+    behaviour_range,
+    behaviour_values,
+    decompose,
+    proportion,
+    verdict,
+    verdict_fractions,
+)
 from .batch import MDPBatch, solution_item, solve_batch
 from .convert import from_gym, from_mdptoolbox
 from .empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
@@ -22,6 +33,7 @@ from .history import History
 from .lp import occupancy_lp, solve_cvxpy, solve_lp
 from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .objectives import OBJECTIVES, history_optimal
+from .restricted import argmax_set_allowed, restricted_optima, solve_restricted
 from .solution import Solution
 from .solvers import (
     METHODS,
@@ -40,4 +52,7 @@ __all__ = [
     "solve_exact", "evaluate_exact", "solve_lp", "solve_cvxpy", "occupancy_lp",
     "History", "empirical_mdp", "EmpiricalMDP", "EmpiricalBatch", "history_optimal",
     "OBJECTIVES", "evaluate_many", "expected_returns",
+    "decompose", "Decomposition", "behaviour_values", "behaviour_range", "verdict", "Verdict",
+    "verdict_fractions", "proportion", "attribute", "solve_restricted", "restricted_optima",
+    "argmax_set_allowed",
 ]
