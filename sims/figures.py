@@ -1,0 +1,451 @@
+"""Figures for posts, drawn from saved tidy tables (never only from a live run).
+
+Every ``plot_*`` function takes a pandas DataFrame in the tidy format documented on it (the
+tables of :mod:`mesabase.sims.attribute` and the ``*_frame`` helpers here) and returns a
+:class:`matplotlib.figure.Figure`; :func:`save_figure` writes it as PNG and SVG. Figures are
+built without pyplot (no global figure registry, no backend needed) under one fixed style,
+:data:`STYLE`, applied on top of matplotlib's defaults so that a figure looks, and rasterises,
+the same whatever the user's matplotlibrc:
+
+* blog width: 7 in wide (:data:`BLOG_WIDTH`), saved at :data:`BLOG_DPI` = 200 dpi, i.e. 1400 px,
+  which a 700 px column shows at 2x; text ≥ 10 pt (≈ 14 px in the column);
+* the Okabe–Ito colour-blind-safe palette (:data:`~mesabase.sims.render.OKABE_ITO`), with line
+  styles and hatches doubling every colour so that figures also read in greyscale;
+* DejaVu Sans (bundled with matplotlib), a fixed ``svg.hashsalt`` and no SVG date, so that the
+  same table gives the same bytes of SVG and the same pixels of PNG for one matplotlib version.
+
+Colours: outer terms are warm (specification gap vermillion, history gap orange), the inner
+term blue (learner gap), the total black; the learner blue and π*_t vermillion.
+
+Reference: M. Okabe and K. Ito, "Color Universal Design (CUD)" (2002),
+https://jfly.uni-koeln.de/color/; the figures-from-logged-tables split follows bsuite's
+``analysis.py`` (I. Osband et al., "Behaviour Suite for Reinforcement Learning", ICLR 2020).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from mesabase.theory.attribution import proportion
+
+from .envs.gridworld import Gridworld
+from .render import _TIE_TOL, ARROW_GLYPHS, OKABE_ITO, _collected, plot_policy
+
+__all__ = ["STYLE", "BLOG_WIDTH", "BLOG_DPI", "GAP_COLUMNS", "gap_summary", "plot_gaps",
+           "simplex_frame", "plot_simplex", "policy_frame", "plot_gridworld_policies",
+           "plot_behaviours", "save_figure"]
+
+#: Figure width in inches, and the PNG resolution: 7 in × 200 dpi = 1400 px.
+BLOG_WIDTH = 7.0
+BLOG_DPI = 200
+#: The fixed style every figure is drawn and saved under (on top of matplotlib's defaults).
+STYLE = {
+    "font.family": "DejaVu Sans", "font.size": 11, "axes.titlesize": 12,
+    "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
+    "legend.fontsize": 10, "figure.titlesize": 13, "lines.linewidth": 2.0,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+    "grid.color": "#DDDDDD", "grid.linewidth": 0.8, "svg.hashsalt": "mesabase",
+    "svg.fonttype": "path", "text.hinting": "default", "figure.dpi": 100,
+    "savefig.dpi": BLOG_DPI, "savefig.facecolor": "white", "path.simplify": False,
+}
+#: The decomposition's columns: (column, label, colour, line style).
+GAP_COLUMNS = (
+    ("spec_gap", "specification gap (outer)", OKABE_ITO["vermillion"], "-"),
+    ("history_gap", "history gap (outer)", OKABE_ITO["orange"], "--"),
+    ("learner_gap", "learner gap (inner)", OKABE_ITO["blue"], "-."),
+    ("total", "total intended regret", OKABE_ITO["black"], ":"),
+)
+_WHO = {"learner": ("learner π_θt", OKABE_ITO["blue"]),
+        "shadow": ("π*_t (history optimum)", OKABE_ITO["vermillion"])}
+_SHADOW_SIMPLEX = "π*_t (larger square: more recorded steps there)"
+_LABEL_STYLE = {"outer": (OKABE_ITO["vermillion"], "//"), "inner": (OKABE_ITO["blue"], ".."),
+                "none": ("#BBBBBB", "")}
+_MOVES = ("north", "south", "east", "west")
+
+
+def _styled(fn):
+    """Run ``fn`` under :data:`STYLE` on top of matplotlib's defaults."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.style.context(STYLE, after_reset=True):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def _need(df, columns, name: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame; got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} lacks the columns {missing}; it has {list(df.columns)}")
+    if df.empty:
+        raise ValueError(f"{name} is empty")
+    return df
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+# ---- the three gaps over time ------------------------------------------------------------
+def gap_summary(gaps_df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Seed mean and t-interval of each gap per (scenario, environment, step).
+
+    For the n seeds at one step, x̄ = Σ xᵢ / n, s² = Σ (xᵢ − x̄)² / (n − 1) and the interval
+    is x̄ ± t_{(1+c)/2, n−1} · s / √n (Student's t; NaN when n = 1). Columns: scenario,
+    environment, step, n_seeds, and ``{gap}_mean``, ``{gap}_low``, ``{gap}_high`` for gap in
+    spec_gap, history_gap, learner_gap, total.
+
+    Example:
+      >>> t = pd.DataFrame({"scenario": "s", "environment": "train", "seed": [0, 1, 2],
+      ...                   "step": 5, "spec_gap": 0.0, "history_gap": [0.1, 0.2, 0.3],
+      ...                   "learner_gap": 0.0, "total": [0.1, 0.2, 0.3]})
+      >>> row = gap_summary(t).iloc[0]      # half-width t₀.₉₇₅,₂ · 0.1 / √3
+      >>> print(f"{row.history_gap_mean:.4f} ± {row.history_gap_high - row.history_gap_mean:.4f}")
+      0.2000 ± 0.2484
+    """
+    gaps = [g[0] for g in GAP_COLUMNS]
+    df = _need(gaps_df, ["scenario", "environment", "seed", "step", *gaps], "gaps_df")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+    grouped = df.groupby(["scenario", "environment", "step"], sort=True)
+    out = grouped.size().rename("n_seeds").to_frame()
+    n = out["n_seeds"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        tq = np.where(n > 1, stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)), np.nan)
+    for g in gaps:
+        mean, sd = grouped[g].mean().to_numpy(), grouped[g].std(ddof=1).to_numpy()
+        half = tq * sd / np.sqrt(n)
+        out[f"{g}_mean"], out[f"{g}_low"], out[f"{g}_high"] = mean, mean - half, mean + half
+    return out.reset_index()
+
+
+def _one(df: pd.DataFrame, column: str, value, name: str) -> pd.DataFrame:
+    values = sorted(df[column].unique())
+    if value is None:
+        if len(values) > 1:
+            raise ValueError(f"{name} holds several {column}s {values}; pick one with "
+                             f"{column}=...")
+        return df
+    if value not in values:
+        raise ValueError(f"{column} {value!r} is not in {name}; it holds {values}")
+    return df[df[column] == value]
+
+
+def _environments(values) -> list:
+    order = {"train": 0, "deploy": 1}
+    return sorted(values, key=lambda e: (order.get(e, 2), str(e)))
+
+
+@_styled
+def plot_gaps(gaps_df: pd.DataFrame, scenario: str | None = None,
+              confidence: float = 0.95) -> Figure:
+    """The three gaps and their total against the step, seed mean with a ``confidence``
+    t-interval band (:func:`gap_summary`); one panel per environment (train, deploy).
+
+    ``gaps_df``: the ``gaps`` table of an attribution, one row per seed × recorded step, with
+    columns scenario, environment ("train" | "deploy"), seed, step, spec_gap, history_gap,
+    learner_gap, total (extra columns ignored). ``scenario`` picks one scenario; it may be
+    omitted when the table holds only one. Gaps are in units of the intended return J_I.
+    """
+    df = _one(_need(gaps_df, ["scenario"], "gaps_df"), "scenario", scenario, "gaps_df")
+    summ = gap_summary(df, confidence)
+    envs = _environments(summ["environment"].unique())
+    fig = _figure(BLOG_WIDTH, 4.4)
+    axes = fig.subplots(1, len(envs), sharey=True, squeeze=False)[0]
+    for ax, env in zip(axes, envs, strict=True):
+        s = summ[summ["environment"] == env]
+        for col, label, colour, ls in GAP_COLUMNS:
+            ax.plot(s["step"], s[f"{col}_mean"], ls, color=colour, label=label)
+            ax.fill_between(s["step"], s[f"{col}_low"], s[f"{col}_high"], color=colour,
+                            alpha=0.2, linewidth=0)
+        ax.axhline(0.0, color="#888888", linewidth=0.8, zorder=0)
+        ax.set_title(f"{env} environment")
+        ax.set_xlabel("step t (transitions seen)")
+    axes[0].set_ylabel("gap in intended return J_I")
+    n = int(summ["n_seeds"].max())
+    fig.suptitle(f"{df['scenario'].iloc[0]}: regret decomposition, "
+                 f"mean ± {confidence:.0%} CI over {n} seeds")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False)
+    return fig
+
+
+# ---- bandit trajectories on the simplex --------------------------------------------------
+def simplex_frame(run, state: int = 0) -> pd.DataFrame:
+    """A 3-action Run's policies at ``state`` (a bandit's only state) as a tidy table: one row
+    per seed × recorded step × who, columns seed, step, who ("learner": π_θt from
+    ``run.policies``; "shadow": π*_t from ``run.shadow_policies``, absent without a shadow),
+    p0, p1, p2 (the action probabilities)."""
+    pol = np.asarray(run.policies)
+    if pol.ndim != 4 or pol.shape[-1] != 3:
+        raise ValueError(f"simplex_frame needs policies (N, R, S, 3); got {pol.shape}")
+    if not 0 <= state < pol.shape[2]:
+        raise ValueError(f"state {state} out of range 0..{pol.shape[2] - 1}")
+    parts = [("learner", pol)]
+    if run.shadow_policies is not None:
+        parts.append(("shadow", np.asarray(run.shadow_policies)))
+    N, R = pol.shape[:2]
+    frames = [pd.DataFrame({"seed": np.repeat(run.seeds, R), "step": np.tile(run.steps, N),
+                            "who": who, **{f"p{i}": p[:, :, state, i].ravel() for i in range(3)}})
+              for who, p in parts]
+    return pd.concat(frames, ignore_index=True)
+
+
+_CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])
+
+
+def _simplex_xy(p) -> np.ndarray:
+    """Barycentric → plane: (x, y) = Σᵢ pᵢ vᵢ, v₀ = (0, 0), v₁ = (1, 0), v₂ = (½, √3/2)."""
+    return np.asarray(p, dtype=np.float64) @ _CORNERS
+
+
+@_styled
+def plot_simplex(simplex_df: pd.DataFrame, seeds=None, max_seeds: int = 3) -> Figure:
+    """Trajectories of the learner and of π*_t on the 2-simplex, one triangle per seed.
+
+    ``simplex_df``: columns seed, step, who ("learner" | "shadow"), p0, p1, p2 (see
+    :func:`simplex_frame`). The learner is a line from ○ (first recorded step) to ● (last);
+    π*_t, piecewise constant, is a hollow square at each point it visits, of area
+    40 + 260·(fraction of recorded steps spent there) pt². ``seeds``: which to draw
+    (default: the first ``max_seeds``).
+    """
+    df = _need(simplex_df, ["seed", "step", "who", "p0", "p1", "p2"], "simplex_df")
+    chosen = sorted(df["seed"].unique())[:max_seeds] if seeds is None else list(seeds)
+    absent = [s for s in chosen if s not in set(df["seed"])]
+    if absent:
+        raise ValueError(f"seeds {absent} are not in simplex_df")
+    fig = _figure(BLOG_WIDTH, BLOG_WIDTH / max(len(chosen), 2) * 0.95 + 0.8)
+    axes = fig.subplots(1, len(chosen), squeeze=False)[0]
+    for ax, seed in zip(axes, chosen, strict=True):
+        ax.fill(*_CORNERS.T, facecolor="#F4F4F4", edgecolor="#555555", linewidth=1.0)
+        for i, (x, y) in enumerate(_CORNERS):
+            ax.annotate(f"arm {i}", (x, y), ha="center", va="top" if y == 0 else "bottom",
+                        xytext=(0, -6 if y == 0 else 12), textcoords="offset points")
+        d = df[df["seed"] == seed].sort_values("step")
+        for who, g in d.groupby("who", sort=True):
+            label, colour = _WHO.get(who, (str(who), OKABE_ITO["black"]))
+            xy = _simplex_xy(g[["p0", "p1", "p2"]].to_numpy())
+            if who == "shadow":
+                pts, counts = np.unique(np.round(xy, 9), axis=0, return_counts=True)
+                ax.scatter(pts[:, 0], pts[:, 1], s=40 + 260 * counts / counts.sum(),
+                           marker="s", facecolors="none", edgecolors=colour, linewidths=2,
+                           label=_SHADOW_SIMPLEX, zorder=3)
+            else:
+                ax.plot(xy[:, 0], xy[:, 1], "-", color=colour, label=label, zorder=4)
+                ax.plot(*xy[0], "o", color=colour, markerfacecolor="white", zorder=5,
+                        label="first recorded step")
+                ax.plot(*xy[-1], "o", color=colour, zorder=5, label="last recorded step")
+        ax.set_title(f"seed {seed}")
+        ax.set_aspect("equal")
+        ax.set_xlim(-0.12, 1.12)
+        ax.set_ylim(-0.16, 1.08)
+        ax.axis("off")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle("Bandit policy on the probability simplex (corner = all mass on one arm)")
+    return fig
+
+
+# ---- gridworld policies, train vs deployment ---------------------------------------------
+def policy_frame(world: Gridworld, pi, who: str, environment: str,
+                 collected=None) -> pd.DataFrame:
+    """The policy ``pi`` (S, A) at the states of one collected status as a tidy table, one
+    row per state: who, environment, state, row, col, keys, chests, lap (the status, as in
+    :mod:`~mesabase.sims.render`), action (the first most likely action: 0 north, 1 south,
+    2 east, 3 west), glyph (↑ ↓ → ←, or + when several tie within 1e-9), prob (its
+    probability), p_north, p_south, p_east, p_west (the whole row π(·|s))."""
+    pi = np.asarray(pi, dtype=np.float64)
+    if pi.shape != (world.n_states, world.n_actions):
+        raise ValueError(f"pi must have shape (S, A) = {(world.n_states, world.n_actions)}; "
+                         f"got {pi.shape}")
+    bad = ~np.isfinite(pi).all(axis=1) | (pi < 0).any(axis=1)
+    if bad.any():
+        s = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"pi[{s}] = {pi[s]} is not a probability row")
+    keys, chests, lap = _collected(world, collected)
+    grid = world.state_grid(keys, chests, lap)
+    states = np.sort(grid[grid >= 0])
+    if states.size == 0:
+        raise ValueError(f"no state of this world has keys={keys}, chests={chests}, lap={lap}")
+    rows = pi[states]
+    best = rows.max(axis=1)
+    ties = (rows >= best[:, None] - _TIE_TOL).sum(axis=1) > 1
+    action = rows.argmax(axis=1)
+    dec = [world.decode(s) for s in states]
+    return pd.DataFrame({
+        "who": who, "environment": environment, "state": states,
+        "row": [d.row for d in dec], "col": [d.col for d in dec],
+        "keys": keys, "chests": chests, "lap": lap, "action": action,
+        "glyph": np.where(ties, "+", np.array(ARROW_GLYPHS)[action]), "prob": best,
+        **{f"p_{m}": rows[:, a] for a, m in enumerate(_MOVES)},
+    })
+
+
+def _panel_policy(d: pd.DataFrame, world: Gridworld, where: str):
+    """(pi (S, A), collected) of one panel's rows, checked against ``world``."""
+    status = d[["keys", "chests", "lap"]].drop_duplicates()
+    if len(status) != 1:
+        raise ValueError(f"{where}: one collected status per panel; got "
+                         f"{status.to_dict('records')}")
+    collected = tuple(int(x) for x in status.iloc[0])
+    if d["state"].duplicated().any():
+        raise ValueError(f"{where}: a state appears twice (filter to one seed and step)")
+    pi = np.full((world.n_states, world.n_actions), np.nan)
+    for rec in d.itertuples(index=False):
+        s = int(rec.state)
+        if not 0 <= s < world.n_states:
+            raise ValueError(f"{where}: state {s} is not a state of the world given "
+                             f"(S = {world.n_states})")
+        st = world.decode(s)
+        if (st.row, st.col, st.keys, st.chests, st.lap) != (rec.row, rec.col, *collected):
+            raise ValueError(f"{where}: the table puts state {s} at (row {rec.row}, col "
+                             f"{rec.col}) but the world given decodes it as {st}; wrong world?")
+        pi[s] = [getattr(rec, f"p_{m}") for m in _MOVES]
+    grid = world.state_grid(*collected)
+    missing = sorted(set(grid[grid >= 0].tolist()) - set(d["state"].tolist()))
+    if missing:
+        raise ValueError(f"{where}: the table lacks states {missing[:8]} of status {collected}")
+    return pi, collected
+
+
+@_styled
+def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Figure:
+    """Maps with the learner's and π*_t's policies side by side (columns), for the training
+    and deployment environments (rows), each drawn by
+    :func:`~mesabase.sims.render.plot_policy` (an arrow per action, length ∝ π(a|s)).
+
+    ``frames``: a DataFrame of :func:`policy_frame` rows (columns who, environment, state,
+    row, col, keys, chests, lap, p_north, p_south, p_east, p_west), or a list or mapping
+    of such frames (concatenated), with one policy per (who, environment). ``world_by_env``: the
+    Gridworld of each environment named in the table. The world is static structure (walls,
+    items, the state indexing), not a result, so it is passed rather than stored; the table's
+    (state, row, col) are checked against it.
+    """
+    if isinstance(frames, Mapping):
+        frames = list(frames.values())
+    if isinstance(frames, (list, tuple)):
+        frames = pd.concat(frames, ignore_index=True)
+    cols = ["who", "environment", "state", "row", "col", "keys", "chests", "lap",
+            *(f"p_{m}" for m in _MOVES)]
+    df = _need(frames, cols, "frames")
+    envs = _environments(df["environment"].unique())
+    who_order = {"learner": 0, "shadow": 1}
+    whos = sorted(df["who"].unique(), key=lambda w: (who_order.get(w, 2), str(w)))
+    absent = [e for e in envs if e not in world_by_env]
+    if absent:
+        raise ValueError(f"world_by_env lacks the environments {absent}")
+    aspect = max(world_by_env[e].height / world_by_env[e].width for e in envs)
+    panel_w = BLOG_WIDTH / len(whos)
+    fig = _figure(BLOG_WIDTH, len(envs) * (panel_w * aspect * 0.9 + 0.5) + 0.5)
+    axes = fig.subplots(len(envs), len(whos), squeeze=False)
+    for i, env in enumerate(envs):
+        for j, who in enumerate(whos):
+            d = df[(df["environment"] == env) & (df["who"] == who)]
+            ax = axes[i, j]
+            if d.empty:
+                ax.set_axis_off()
+                continue
+            world = world_by_env[env]
+            pi, collected = _panel_policy(d, world, f"({who}, {env})")
+            title = f"{_WHO.get(who, (str(who), None))[0]}, {env}"
+            if collected != (0, 0, -1):
+                k, c, lap = collected
+                title += f"\nkeys {k:b}, chests {c:b}" + (f", lap {lap}" if lap >= 0 else "")
+            plot_policy(world, pi, collected, ax=ax, title=title)
+            ax.grid(which="major", visible=False)
+            ax.spines[:].set_visible(False)
+    fresh = bool(((df["keys"] == 0) & (df["chests"] == 0) & (df["lap"] == -1)).all())
+    fig.suptitle("Policies on the map" + (", nothing collected yet" if fresh else "")
+                 + " (arrow length ∝ action probability)")
+    return fig
+
+
+# ---- behaviour attribution bars ----------------------------------------------------------
+def _interval(df: pd.DataFrame, lab: str) -> tuple[np.ndarray, np.ndarray]:
+    """The table's interval for ``frac_{lab}``, or the exact Clopper–Pearson interval from
+    frac · n_seeds when the table has none."""
+    if f"frac_{lab}_low" in df and f"frac_{lab}_high" in df:
+        return df[f"frac_{lab}_low"].to_numpy(), df[f"frac_{lab}_high"].to_numpy()
+    lo, hi = [], []
+    for f, n in zip(df[f"frac_{lab}"], df["n_seeds"], strict=True):
+        p = proportion(np.arange(int(n)) < round(f * n))
+        lo.append(float(p.low))
+        hi.append(float(p.high))
+    return np.array(lo), np.array(hi)
+
+
+@_styled
+def plot_behaviours(verdicts_df: pd.DataFrame, confidence_label: str = "95% CI") -> Figure:
+    """Per scenario (one panel each), per behaviour and environment, the fraction of seeds
+    whose verdict is outer, inner or none, with confidence-interval error bars.
+
+    ``verdicts_df``: the ``verdicts`` table of attributions (one row per scenario ×
+    environment × behaviour): scenario, environment, behaviour, frac_outer,
+    frac_outer_low, frac_outer_high, frac_inner, frac_inner_low, frac_inner_high,
+    frac_none, n_seeds, and optionally verdict (written under the group) and
+    frac_none_low / frac_none_high (else computed, exact Clopper–Pearson, from n_seeds).
+    """
+    df = _need(verdicts_df, ["scenario", "environment", "behaviour", "frac_outer",
+                             "frac_outer_low", "frac_outer_high", "frac_inner",
+                             "frac_inner_low", "frac_inner_high", "frac_none", "n_seeds"],
+               "verdicts_df")
+    dup = df.duplicated(["scenario", "environment", "behaviour"])
+    if dup.any():
+        raise ValueError(f"verdicts_df has several rows for {df[dup].iloc[0, :3].tolist()}")
+    scenarios = list(dict.fromkeys(df["scenario"]))
+    ncols = min(len(scenarios), 2)
+    nrows = math.ceil(len(scenarios) / ncols)
+    fig = _figure(BLOG_WIDTH, 3.2 * nrows + 0.6)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    width = 0.26
+    for ax, scen in zip(axes, scenarios, strict=False):
+        d = df[df["scenario"] == scen]
+        x = np.arange(len(d))
+        for k, lab in enumerate(("outer", "inner", "none")):
+            colour, hatch = _LABEL_STYLE[lab]
+            frac = d[f"frac_{lab}"].to_numpy(dtype=float)
+            lo, hi = _interval(d, lab)
+            yerr = np.vstack([np.clip(frac - lo, 0, None), np.clip(hi - frac, 0, None)])
+            ax.bar(x + (k - 1) * width, frac, width, yerr=yerr, capsize=3, color=colour,
+                   hatch=hatch, edgecolor="white", error_kw={"elinewidth": 1.2},
+                   label=lab)
+        ticks = [f"{b}\n({e})" for b, e in zip(d["behaviour"], d["environment"], strict=True)]
+        if "verdict" in d:
+            ticks = [f"{t}\n→ {v}" for t, v in zip(ticks, d["verdict"], strict=True)]
+        ax.set_xticks(x, ticks)
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="x", visible=False)
+        ax.set_title(str(scen))
+    for ax in axes[len(scenarios):]:
+        ax.set_axis_off()
+    for ax in axes[::ncols]:
+        ax.set_ylabel("fraction of seeds")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False)
+    fig.suptitle(f"Behaviour attribution across seeds (bars: {confidence_label})")
+    return fig
+
+
+# ---- saving -----------------------------------------------------------------------------
+def save_figure(fig: Figure, path_stem, dpi: int = BLOG_DPI) -> tuple[Path, Path]:
+    """Write ``fig`` to ``{path_stem}.png`` (``dpi`` dots per inch: 1400 px for a 7 in
+    figure at the default) and ``{path_stem}.svg`` (no date, fixed hash salt: the same
+    figure gives the same bytes), creating the folder. Returns (png_path, svg_path)."""
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = Path(f"{stem}.png"), Path(f"{stem}.svg")
+    with matplotlib.style.context(STYLE, after_reset=True):
+        fig.savefig(png, dpi=dpi, format="png")
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+    return png, svg

@@ -1,0 +1,271 @@
+"""Figures from tidy tables: each writes a non-empty PNG and SVG of the expected size, and
+one is compared pixel by pixel with a stored reference.
+
+The reference, tests/data/figures_gaps_reference.png, is ``plot_gaps`` of :func:`_gaps`
+saved at 60 dpi (420 px wide, to keep the file small). Regenerate it after an intended
+change of the figure (and look at it) with
+
+    MESABASE_UPDATE_REFERENCE=1 .venv/bin/pytest tests/test_figures.py -k reference
+
+Tolerance: ``compare_images``'s tol is the RMS difference of the pixel values, on 0–255.
+The figures are drawn under a fixed style on top of matplotlib's defaults (DejaVu Sans,
+bundled), so the same matplotlib version draws the same pixels on any machine (RMS 0 here);
+tol = 2 leaves room for a differently built FreeType or Agg rounding, and is far below what
+a change of the data gives (moving one gap of one seed by 0.05 at one step: RMS ≈ 5.4;
+checked below to exceed 2·tol).
+Rendering changes between matplotlib releases, so the comparison is skipped unless the
+installed major.minor is the reference's (REFERENCE_MPL).
+"""
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.testing.compare import compare_images  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from mesabase.sims import Reinforce, bernoulli_bandit, simulate  # noqa: E402
+from mesabase.sims.envs.gridworld import build_gridworld  # noqa: E402
+from mesabase.sims.figures import (  # noqa: E402
+    BLOG_DPI,
+    BLOG_WIDTH,
+    _simplex_xy,
+    gap_summary,
+    plot_behaviours,
+    plot_gaps,
+    plot_gridworld_policies,
+    plot_simplex,
+    policy_frame,
+    save_figure,
+    simplex_frame,
+)
+from mesabase.sims.render import render_policy  # noqa: E402
+from mesabase.theory import solve  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+REFERENCE = DATA / "figures_gaps_reference.png"
+REFERENCE_MPL = "3.11"
+TOL = 2.0
+REF_DPI = 60
+
+
+def _gaps(bump: float = 0.0) -> pd.DataFrame:
+    """3 seeds × 4 steps × 2 environments of hand-typed gaps; ``bump`` moves one value."""
+    hist = {0: [0.6, 0.5, 0.7], 10: [0.4, 0.3, 0.35], 20: [0.2, 0.25, 0.1], 30: [0.1, 0.0, 0.05]}
+    learn = {0: [0.3, 0.2, 0.4], 10: [0.2, 0.25, 0.1], 20: [0.1, 0.05, 0.2], 30: [0.0, 0.05, 0.1]}
+    rows = []
+    for env, spec in (("train", 0.1), ("deploy", 0.5)):
+        for step in hist:
+            for seed in range(3):
+                h = hist[step][seed] + (bump if (env, step, seed) == ("train", 20, 0) else 0.0)
+                lg = learn[step][seed]
+                rows.append({"scenario": "toy", "environment": env, "seed": seed, "step": step,
+                             "spec_gap": spec, "history_gap": h, "learner_gap": lg,
+                             "total": spec + h + lg})
+    return pd.DataFrame(rows)
+
+
+def _verdicts() -> pd.DataFrame:
+    return pd.DataFrame({
+        "scenario": ["keys-and-chests", "keys-and-chests", "proxy-bandit"],
+        "environment": ["train", "deploy", "train"],
+        "behaviour": ["keys collected", "keys collected", "proxy arm"],
+        "frac_outer": [0.1, 0.2, 0.9], "frac_outer_low": [0.0, 0.05, 0.6],
+        "frac_outer_high": [0.4, 0.5, 1.0], "frac_inner": [0.6, 0.7, 0.0],
+        "frac_inner_low": [0.3, 0.4, 0.0], "frac_inner_high": [0.85, 0.9, 0.3],
+        "frac_none": [0.3, 0.1, 0.1], "n_seeds": 10, "verdict": ["inner", "inner", "outer"],
+    })
+
+
+MAP_TRAIN = "#######\n#S.kcG#\n#.c...#\n#######"
+MAP_DEPLOY = "#######\n#Skk.G#\n#..c..#\n#######"
+
+
+@pytest.fixture(scope="module")
+def worlds():
+    return {"train": build_gridworld(MAP_TRAIN), "deploy": build_gridworld(MAP_DEPLOY)}
+
+
+@pytest.fixture(scope="module")
+def bandit_run():
+    return simulate(bernoulli_bandit([0.2, 0.5, 0.8]), Reinforce(lr=0.3), 40, seeds=2,
+                    record_every=10)
+
+
+def _check_written(fig: Figure, tmp_path: Path, name: str):
+    """Both files exist, are non-empty, and the PNG is figsize × dpi pixels."""
+    assert isinstance(fig, Figure)
+    png, svg = save_figure(fig, tmp_path / "out" / name)
+    assert (png.name, svg.name) == (f"{name}.png", f"{name}.svg")
+    assert png.stat().st_size > 10_000 and svg.stat().st_size > 10_000   # bytes
+    w_in, h_in = fig.get_size_inches()
+    img = mpimg.imread(png)
+    assert img.shape[:2] == (round(h_in * BLOG_DPI), round(w_in * BLOG_DPI))  # exact, px
+    assert img.shape[1] == 1400                                               # blog width
+    assert img.std() > 0.05                          # not a blank image (pixel values 0–1)
+    text = svg.read_text()
+    assert text.startswith("<?xml") and "<svg" in text and f'width="{72 * BLOG_WIDTH:g}pt"' in text
+    return png, svg
+
+
+def test_gap_summary_is_the_t_interval_by_hand():
+    s = gap_summary(_gaps()).set_index(["environment", "step"])
+    row = s.loc[("train", 0)]
+    x = np.array([0.6, 0.5, 0.7])               # mean 0.6, sd 0.1
+    half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)
+    assert row["n_seeds"] == 3
+    assert row["history_gap_mean"] == pytest.approx(x.mean(), abs=1e-12)
+    assert row["history_gap_low"] == pytest.approx(0.6 - half, abs=1e-12)
+    assert row["history_gap_high"] == pytest.approx(0.6 + half, abs=1e-12)
+    assert half == pytest.approx(4.302653 * 0.1 / np.sqrt(3), abs=1e-6)
+    # a constant gap has a zero-width interval
+    assert row["spec_gap_low"] == pytest.approx(0.1, abs=1e-12)
+    assert row["spec_gap_high"] == pytest.approx(0.1, abs=1e-12)
+    one = gap_summary(_gaps().query("seed == 0"))
+    assert one["n_seeds"].eq(1).all() and one["total_low"].isna().all()
+
+
+def test_plot_gaps_writes_files_and_draws_the_means(tmp_path):
+    before = plt.get_fignums()
+    fig = plot_gaps(_gaps())
+    assert plt.get_fignums() == before              # built without pyplot: nothing leaks
+    assert len(fig.axes) == 2
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["train environment", "deploy environment"]
+    spec = fig.axes[1].lines[0]                     # deploy: specification gap, constant 0.5
+    np.testing.assert_allclose(spec.get_ydata(), 0.5, atol=1e-12)
+    _check_written(fig, tmp_path, "gaps")
+
+
+def test_figures_come_from_saved_tables_and_save_reproducibly(tmp_path):
+    """A table read back from Parquet draws the same pixels; saving twice, the same SVG."""
+    _gaps().to_parquet(tmp_path / "gaps.parquet")
+    saved = pd.read_parquet(tmp_path / "gaps.parquet")
+    a, svg_a = save_figure(plot_gaps(_gaps()), tmp_path / "a", dpi=REF_DPI)
+    b, svg_b = save_figure(plot_gaps(saved), tmp_path / "b", dpi=REF_DPI)
+    assert compare_images(str(a), str(b), tol=0) is None
+    assert svg_a.read_bytes() == svg_b.read_bytes()
+
+
+def test_plot_gaps_picks_and_checks_the_scenario():
+    two = pd.concat([_gaps(), _gaps().assign(scenario="other")])
+    with pytest.raises(ValueError, match="several scenarios"):
+        plot_gaps(two)
+    with pytest.raises(ValueError, match="'nope' is not in"):
+        plot_gaps(two, scenario="nope")
+    assert "other" in plot_gaps(two, scenario="other")._suptitle.get_text()
+    with pytest.raises(ValueError, match=r"lacks the columns \['learner_gap'\]"):
+        plot_gaps(_gaps().drop(columns="learner_gap"))
+
+
+def test_simplex_frame_matches_the_run(bandit_run):
+    df = simplex_frame(bandit_run)
+    assert list(df.columns) == ["seed", "step", "who", "p0", "p1", "p2"]
+    assert len(df) == 2 * 2 * 5                     # who × seeds × recorded steps
+    lr = df[(df["who"] == "learner") & (df["seed"] == 1) & (df["step"] == 30)]
+    np.testing.assert_array_equal(lr[["p0", "p1", "p2"]].to_numpy()[0],
+                                  bandit_run.policies[1, 3, 0])
+    sh = df[df["who"] == "shadow"][["p0", "p1", "p2"]].to_numpy()
+    np.testing.assert_array_equal(sh, bandit_run.shadow_policies[:, :, 0].reshape(-1, 3))
+    np.testing.assert_allclose(df[["p0", "p1", "p2"]].sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_simplex_coordinates_by_hand():
+    np.testing.assert_allclose(_simplex_xy(np.eye(3)), [[0, 0], [1, 0], [0.5, np.sqrt(3) / 2]],
+                               atol=1e-15)
+    np.testing.assert_allclose(_simplex_xy([1 / 3, 1 / 3, 1 / 3]), [0.5, np.sqrt(3) / 6],
+                               atol=1e-15)
+
+
+def test_plot_simplex_writes_files(bandit_run, tmp_path):
+    df = simplex_frame(bandit_run)
+    fig = plot_simplex(df)
+    assert [ax.get_title() for ax in fig.axes] == ["seed 0", "seed 1"]
+    xy = fig.axes[1].lines[0].get_xydata()          # seed 1's learner trajectory
+    np.testing.assert_allclose(xy, _simplex_xy(bandit_run.policies[1, :, 0]), atol=1e-12)
+    _check_written(fig, tmp_path, "simplex")
+    with pytest.raises(ValueError, match=r"seeds \[7\]"):
+        plot_simplex(df, seeds=[7])
+
+
+def test_policy_frame_agrees_with_the_text_renderer(worlds):
+    w = worlds["train"]
+    pi = solve(w.mdp).policy
+    df = policy_frame(w, pi, "shadow", "train")
+    text = render_policy(w, pi).split("\n")
+    for rec in df.itertuples():
+        if w.rows[rec.row][rec.col] not in "GL":
+            assert text[rec.row][rec.col] == rec.glyph
+        np.testing.assert_allclose(
+            [rec.p_north, rec.p_south, rec.p_east, rec.p_west], pi[rec.state], atol=0)
+    assert (df["keys"] == 0).all() and df["state"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="not a probability row"):
+        policy_frame(w, -pi, "shadow", "train")
+
+
+def test_plot_gridworld_policies_writes_files_and_checks_the_world(worlds, tmp_path):
+    frames = {}
+    for env, w in worlds.items():
+        opt = solve(w.mdp).policy
+        frames["shadow", env] = policy_frame(w, opt, "shadow", env)
+        frames["learner", env] = policy_frame(w, 0.5 * opt + 0.125, "learner", env)
+    fig = plot_gridworld_policies(frames, worlds)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "learner π_θt, train", "π*_t (history optimum), train",
+        "learner π_θt, deploy", "π*_t (history optimum), deploy"]
+    _check_written(fig, tmp_path, "policies")
+    swapped = {"train": worlds["deploy"], "deploy": worlds["train"]}
+    with pytest.raises(ValueError, match="wrong world"):
+        plot_gridworld_policies(frames, swapped)
+    with pytest.raises(ValueError, match=r"lacks the environments \['deploy'\]"):
+        plot_gridworld_policies(frames, {"train": worlds["train"]})
+
+
+def test_plot_behaviours_bars_are_the_fractions(tmp_path):
+    v = _verdicts()
+    fig = plot_behaviours(v)
+    ax = fig.axes[0]                                 # keys-and-chests: 2 groups × 3 labels
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, [0.1, 0.2, 0.6, 0.7, 0.3, 0.1], atol=1e-12)
+    _check_written(fig, tmp_path, "behaviours")
+    with pytest.raises(ValueError, match="several rows"):
+        plot_behaviours(pd.concat([v, v.iloc[:1]]))
+
+
+def test_plot_behaviours_computes_a_missing_interval_exactly():
+    from mesabase.sims.figures import _interval
+    lo, hi = _interval(_verdicts(), "none")     # 3 of 10 → Clopper–Pearson (0.0667, 0.6525)
+    assert lo[0] == pytest.approx(0.066739, abs=1e-6)
+    assert hi[0] == pytest.approx(0.652453, abs=1e-6)
+
+
+def _reference_png(tmp_path: Path, table: pd.DataFrame) -> Path:
+    png, _ = save_figure(plot_gaps(table), tmp_path / "gaps_ref", dpi=REF_DPI)
+    return png
+
+
+def test_plot_gaps_matches_the_stored_reference(tmp_path):
+    if os.environ.get("MESABASE_UPDATE_REFERENCE"):
+        DATA.mkdir(exist_ok=True)
+        REFERENCE.write_bytes(_reference_png(tmp_path, _gaps()).read_bytes())
+    mpl = ".".join(matplotlib.__version__.split(".")[:2])
+    if mpl != REFERENCE_MPL:
+        pytest.skip(f"reference drawn with matplotlib {REFERENCE_MPL}; this is {mpl}")
+    # the user's rcParams do not leak in: the figures reset to defaults + STYLE
+    with matplotlib.rc_context({"font.size": 30, "lines.linewidth": 6, "axes.grid": False}):
+        actual = _reference_png(tmp_path, _gaps())
+    assert mpimg.imread(actual).shape[:2] == mpimg.imread(REFERENCE).shape[:2] == (264, 420)
+    assert compare_images(str(REFERENCE), str(actual), tol=TOL) is None
+    # the comparison can fail: a small change of the data is seen at this tolerance
+    moved = _reference_png(tmp_path / "moved", _gaps(bump=0.05))
+    result = compare_images(str(REFERENCE), str(moved), tol=TOL, in_decorator=True)
+    assert result is not None and result["rms"] > 2 * TOL
