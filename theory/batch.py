@@ -100,19 +100,20 @@ def _q(batch: MDPBatch, V: np.ndarray, idx=slice(None)) -> np.ndarray:
 
 def _evaluate_actions(batch: MDPBatch, actions: np.ndarray, idx) -> np.ndarray:
     """V^π for deterministic policies actions[n, s]: solve (I − γ P_π) V = r_π per model."""
-    P, R = batch.P[idx], batch.R[idx]
-    n, S = actions.shape
-    rows, states = np.arange(n)[:, None], np.arange(S)[None, :]
-    P_pi = P[rows, states, actions]            # (n, S, S)
-    r_pi = R[rows, states, actions]            # (n, S)
-    M = np.eye(S)[None] - batch.gamma * P_pi
+    N, S, A, _ = batch.P.shape
+    n = np.arange(N)[idx] if not isinstance(idx, np.ndarray) else idx
+    flat = ((n[:, None] * S + np.arange(S)[None, :]) * A + actions).ravel()
+    P_pi = batch.P.reshape(N * S * A, S).take(flat, axis=0).reshape(n.size, S, S)
+    r_pi = batch.R.reshape(-1).take(flat).reshape(n.size, S)
+    M = -batch.gamma * P_pi
+    M[:, np.arange(S), np.arange(S)] += 1.0
     return np.linalg.solve(M, r_pi[:, :, None])[:, :, 0]
 
 
 def _finish(batch, V, Q, tol, method, iterations, bound, actions, residual=None) -> Solution:
     optimal, policy = optimal_set(Q, tol)
-    if residual is None:
-        residual = float(np.max(np.abs(_q(batch, V).max(axis=2) - V)))
+    if residual is None:  # Q = R + γ P V of the returned V, so this is ‖T V − V‖∞
+        residual = float(np.max(np.abs(Q.max(axis=-1) - V)))
     for a in (V, Q, optimal, policy, actions):
         a.setflags(write=False)
     return Solution(V=V, Q=Q, optimal=optimal, policy=policy, actions=actions, method=method,
@@ -129,19 +130,20 @@ def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> 
         if actions.shape != (N, S) or (actions < 0).any() or (actions >= A).any():
             raise ValueError(f"actions0 must have shape ({N}, {S}) with entries in [0, {A})")
     V = np.empty((N, S))
+    Q = np.empty((N, S, A))
     active = np.arange(N)
     states = np.arange(S)[None, :]
     for k in range(1, max_iterations + 1):
         V[active] = _evaluate_actions(batch, actions[active], active)
-        Q = _q(batch, V[active], active)
-        best = Q.argmax(axis=2)
-        cur = Q[np.arange(active.size)[:, None], states, actions[active]]
-        better = Q.max(axis=2) > cur + TIE_RTOL * (1.0 + np.abs(cur))
+        Q[active] = _q(batch, V[active], active)
+        Qa = Q[active]
+        best = Qa.argmax(axis=2)
+        cur = Qa[np.arange(active.size)[:, None], states, actions[active]]
+        better = Qa.max(axis=2) > cur + TIE_RTOL * (1.0 + np.abs(cur))
         changed = better.any(axis=1)
         actions[active] = np.where(better, best, actions[active])
         active = active[changed]
         if active.size == 0:
-            Q = _q(batch, V)
             return _finish(batch, V, Q, tol, "pi", k, 0.0, actions)
     raise RuntimeError(f"batched policy iteration did not converge in {max_iterations} iterations")
 
