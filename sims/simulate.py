@@ -11,9 +11,17 @@ The *shadow* π*_t = argmax L_t(π; H_t) is computed on the learner's own histor
 face the same data) with the objective ``shadow`` (``"ce"``, ``"is"``, ``"log"`` or None),
 at every recorded step, together with its argmax set.
 
-Randomness: seed n's stream is ``numpy.random.default_rng(seed_n)``; it draws four
-uniforms per step (action, next state, reward, reset) in blocks, so a seed's Run is
-bit-identical whatever else is in the batch and however large the batch is.
+Randomness: seed n's stream is ``numpy.random.default_rng(seed_n)``; it draws one
+uniform for the first state, then four per step (action, next state, reward, reset), in
+blocks of up to ``BLOCK`` steps (the block size changes no number: a seed's uniforms are
+consumed in order from its own stream), so a seed's Run is bit-identical whatever else is
+in the batch and however large the batch is.
+
+Cost. A step is a few dozen numpy operations on (N,)-arrays; the bookkeeping around the
+learner runs each of them along the long seed axis (uniforms are held step-major,
+(B, 4, N); actions are sampled column by column), see benchmarks/reinforce.py.
+``engine="numba"`` runs tabular step-mode REINFORCE in one compiled loop instead
+(:mod:`mesabase.sims.fast`).
 """
 
 from __future__ import annotations
@@ -30,8 +38,49 @@ from .learners import Transition
 
 __all__ = ["simulate", "Run", "BLOCK"]
 
-#: Steps of uniforms drawn per seed at a time.
+#: Steps of uniforms drawn per seed at a time, at most (any block size gives the same
+#: numbers, since a seed's uniforms are consumed in order from its own stream).
 BLOCK = 1024
+#: Uniforms per buffer, 4·B·N ≤ 2²⁰ (8 MB), so blocks shrink for large batches (down to
+#: 64 steps); larger buffers were no faster (benchmarks/reinforce.py).
+_BUFFER = 1 << 20
+
+
+def _block_size(n_seeds: int, steps: int) -> int:
+    return max(1, min(BLOCK, steps, max(64, _BUFFER // (4 * n_seeds))))
+
+
+#: Seeds per chunk of a transposing copy (numpy copies a transposed array element by
+#: element along the source's long stride; chunks of a few seeds keep it in cache).
+_CHUNK = 8
+
+
+def _draw(gens, U: np.ndarray, Ut: np.ndarray, nb: int) -> None:
+    """Ut[:nb, :, i] ← the next nb × 4 uniforms of seed i's stream, through U (N, B, 4)
+    (a generator fills only contiguous memory), so that each step reads (4, N) rows."""
+    for i, g in enumerate(gens):
+        g.random(out=U[i, :nb])
+    for i in range(0, U.shape[0], _CHUNK):
+        Ut[:nb, :, i:i + _CHUNK] = U[i:i + _CHUNK, :nb].transpose(1, 2, 0)
+
+
+def _sample_actions(pi_s: np.ndarray, u: np.ndarray, ge: np.ndarray) -> np.ndarray:
+    """a_n = #{k < A−1 : u_n ≥ c_n[k]}, c_n = cumsum π_n — :func:`sample_index` on
+    ``np.cumsum(pi_s, axis=1)``, bit for bit (the same sequential sums), column by column:
+    numpy reduces short rows one at a time, several times slower. ``ge``: (N,) bool."""
+    N, A = pi_s.shape
+    if A == 1:
+        return np.zeros(N, dtype=np.int64)
+    if A > 256:  # the uint8 counter below would overflow
+        return sample_index(np.cumsum(pi_s, axis=1), u)
+    c = pi_s[:, 0].copy()
+    np.greater_equal(u, c, out=ge)
+    count = ge.view(np.uint8).copy()
+    for j in range(1, A - 1):
+        c += pi_s[:, j]
+        np.greater_equal(u, c, out=ge)
+        count += ge.view(np.uint8)
+    return count.astype(np.int64)
 
 
 def _seed_list(seeds) -> np.ndarray:
@@ -113,7 +162,7 @@ def _per_step_returns(mdp, policies: np.ndarray) -> np.ndarray:
 
 
 def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
-             record_every: int = 1) -> Run:
+             record_every: int = 1, engine: str = "numpy") -> Run:
     """Run ``learner`` online in ``env`` for ``steps`` steps on every seed at once.
 
     Args:
@@ -125,6 +174,10 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
       seeds: a count N (seeds 0…N−1) or a list of non-negative integer seeds.
       shadow: the history objective of the shadow π*_t, or None for no shadow.
       record_every: record policies every k steps (and at t = 0).
+      engine: ``"numpy"`` (the reference) or ``"numba"``: a fused compiled kernel for
+        tabular step-mode ``Reinforce`` with a constant step size and no shadow (see
+        :mod:`mesabase.sims.fast`; needs the optional numba), equal to the numpy path to
+        rounding.
 
     Returns:
       A :class:`Run`.
@@ -135,11 +188,15 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
         raise ValueError(f"steps must be >= 0; got {steps}")
     if int(record_every) < 1:
         raise ValueError(f"record_every must be >= 1; got {record_every}")
+    if engine not in ("numpy", "numba"):
+        raise ValueError(f"engine must be 'numpy' or 'numba'; got {engine!r}")
     seeds = _seed_list(seeds)
     T, k_rec = int(steps), int(record_every)
     N, S, A = seeds.size, env.n_states, env.n_actions
     if hasattr(learner, "bind"):
         learner = learner.bind(env)
+    if engine == "numba":
+        return _simulate_numba(env, learner, T, seeds, k_rec, shadow)
     shadow_opt = None
     if shadow is not None:
         shadow_opt = FullOptimizer(objective=shadow).bind(env)
@@ -171,22 +228,25 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
         sh_pol[:, i], sh_opt[:, i] = target, optimal
 
     act = getattr(learner, "action_probs", None) or (lambda st, s_: learner.policy(st)[n, s_])
-    U = np.empty((N, 0, 4))
+    B = _block_size(N, T)
+    U = np.empty((N, B, 4))               # seed i's next B steps of uniforms, refilled
+    Ut = np.empty((B, 4, N))              # the same, step-major
+    ge = np.empty(N, dtype=bool)
     u_first = np.array([g.random() for g in gens])
     s = env.reset(u_first)
     k = np.zeros(N, dtype=np.int64)
     record(0)
     rec = 1
     for t in range(T):
-        j = t % BLOCK
+        j = t % B
         if j == 0:
-            U = np.stack([g.random((BLOCK, 4)) for g in gens])
-        u = U[:, j]
+            _draw(gens, U, Ut, min(B, T - t))
+        u = Ut[j]
         pi_s = act(state, s)                                     # (N, A)
-        a = sample_index(np.cumsum(pi_s, axis=1), u[:, 0])
+        a = _sample_actions(pi_s, u[0], ge)
         prob = pi_s[n, a]
-        s2 = env.next_state(s, a, u[:, 1])
-        r = env.reward(s, a, u[:, 2])
+        s2 = env.next_state(s, a, u[1])
+        r = env.reward(s, a, u[2])
         k = k + 1
         done = env.absorbing[s2] if H is None else (env.absorbing[s2] | (k >= H))
         history.append(s, a, r, s2, prob, done)
@@ -196,7 +256,7 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
             c = sh_state.counts
             c[n, s, a, s2] += 1.0
             sh_state.rsum[n, s, a] += r
-        s = np.where(done, env.reset(u[:, 3]), s2)
+        s = np.where(done, env.reset(u[3]), s2)
         k = np.where(done, 0, k)
         if rec < R_ and t + 1 == record_steps[rec]:
             if shadow:
@@ -209,3 +269,30 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
     return Run(env=env, learner=learner, shadow=shadow, seeds=seeds, steps=record_steps,
                history=history, policies=policies, shadow_policies=sh_pol,
                shadow_optimal=sh_opt, shadow_returns=sh_ret)
+
+
+# ---- the fused fast path (engine="numba"); the numpy loop above is the reference --------
+def _simulate_numba(env: Env, learner, T: int, seeds: np.ndarray, k_rec: int, shadow) -> Run:
+    """``simulate`` through :func:`mesabase.sims.fast.reinforce_run`: the same streams
+    (one uniform for the first state, then four per step) and the same Run."""
+    from . import fast
+
+    if not fast.available():
+        raise ImportError("engine='numba' needs numba, an optional dependency: "
+                          "pip install 'mesabase[fast]' (or pip install numba)")
+    why = fast.unsupported(env, learner, shadow)
+    if why is not None:
+        raise ValueError(f"engine='numba' cannot run this configuration: {why}; "
+                         f"use engine='numpy'")
+    N = seeds.size
+    gens = [np.random.default_rng(int(s)) for s in seeds]
+    s0 = env.reset(np.array([g.random() for g in gens]))
+    history = History(N, max(T, 1))
+    record_steps = np.arange(0, T + 1, k_rec)
+    theta_rec = fast.reinforce_run(env, learner, T, gens, s0, record_steps, history._data)
+    history._t = T
+    policies = learner.policy(learner.init(N, env.n_states, env.n_actions)._replace(
+        theta=theta_rec.reshape(-1, env.n_states, env.n_actions)))
+    return Run(env=env, learner=learner, shadow=None, seeds=seeds, steps=record_steps,
+               history=history, policies=policies.reshape(theta_rec.shape),
+               shadow_policies=None, shadow_optimal=None, shadow_returns=None)
