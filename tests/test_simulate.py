@@ -175,3 +175,18 @@ def test_simulate_errors():
         simulate(env, Reinforce(), 3, seeds=[-1])
     with pytest.raises(ValueError, match="bernoulli"):
         Env(TabularMDP(np.ones((1, 1, 1)), [[2.0]], gamma=0.5), noise="bernoulli")
+
+
+def test_sparse_env_samples_like_the_dense_one():
+    import scipy.sparse as sp
+
+    dense = riverswim(n=6)
+    m = dense.mdp
+    sparse = Env(TabularMDP(sp.csr_array(m.P.reshape(-1, 6)), m.R, gamma=m.gamma, mu0=m.mu0))
+    rng = np.random.default_rng(0)
+    s, a, u = rng.integers(0, 6, 5000), rng.integers(0, 2, 5000), rng.random(5000)
+    np.testing.assert_array_equal(sparse.next_state(s, a, u), dense.next_state(s, a, u))
+    np.testing.assert_array_equal(sparse.absorbing, dense.absorbing)
+    a_run = simulate(sparse, Reinforce(lr=0.2), 200, seeds=2, shadow=None)
+    b_run = simulate(dense, Reinforce(lr=0.2), 200, seeds=2, shadow=None)
+    np.testing.assert_array_equal(a_run.history.states, b_run.history.states)

@@ -27,9 +27,20 @@ NOISES = ("none", "bernoulli", "gaussian")
 
 
 def sample_index(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF sampling along the last axis: cdf (..., K), u (...) -> indices (...)."""
-    idx = (u[..., None] >= cdf).sum(axis=-1)
-    return np.minimum(idx, cdf.shape[-1] - 1)
+    """Inverse-CDF sampling along the last axis: cdf (..., K), u (...) -> indices (...),
+    idx = #{k < K − 1 : u ≥ cdf[..., k]} (the first k with u < cdf[..., k]).
+
+    For small K the count runs column by column over the long leading axis (numpy
+    reduces short rows one at a time, several times slower); the result is the same.
+    """
+    K = cdf.shape[-1]
+    if K <= 64:
+        idx = np.zeros(u.shape, dtype=np.intp)
+        for k in range(K - 1):
+            idx += u >= cdf[..., k]
+        return idx
+    idx = (u[..., None] >= cdf[..., :-1]).sum(axis=-1)
+    return idx
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,15 +71,31 @@ class Env:
             raise ValueError("bernoulli rewards need every R[s, a] in [0, 1] (a probability)")
         if not (self.sigma >= 0) or not np.isfinite(self.sigma):
             raise ValueError(f"sigma must be finite and >= 0; got {self.sigma!r}")
-        P = self.mdp.P
-        cdf = np.cumsum(P, axis=-1)
-        cdf[..., -1] = 1.0  # guard the last bin against rounding
-        S = self.mdp.n_states
-        absorbing = np.all(P[np.arange(S), :, np.arange(S)] >= 1.0 - 1e-12, axis=1)
+        S, A = self.mdp.n_states, self.mdp.n_actions
+        if self.mdp.is_sparse:  # rows of the CSR matrix: no S×A×S table
+            Pm = self.mdp.P_matrix
+            counts = np.diff(Pm.indptr)
+            rows = np.repeat(np.arange(S * A), counts)
+            pos = np.arange(Pm.data.size) - Pm.indptr[rows]      # position within its row
+            within = np.array(Pm.data, dtype=np.float64)
+            for j in range(1, int(counts.max(initial=1))):      # per-row prefix sums
+                at = np.flatnonzero(pos >= j)
+                within[at] += Pm.data[at - j]
+            last = Pm.indptr[1:] - 1
+            within[last[counts > 0]] = 1.0  # guard the last bin against rounding
+            cdf = (rows + within, np.asarray(Pm.indices, dtype=np.intp), Pm.indptr)
+            self_p = np.asarray(Pm[np.arange(S * A), np.repeat(np.arange(S), A)]).reshape(S, A)
+            absorbing = np.all(self_p >= 1.0 - 1e-12, axis=1)
+        else:
+            P = self.mdp.P
+            cdf = np.cumsum(P, axis=-1)
+            cdf[..., -1] = 1.0  # guard the last bin against rounding
+            absorbing = np.all(P[np.arange(S), :, np.arange(S)] >= 1.0 - 1e-12, axis=1)
         mu0_cdf = np.cumsum(self.mdp.mu0)
         mu0_cdf[-1] = 1.0
         for name, v in (("_cdf", cdf), ("_mu0_cdf", mu0_cdf), ("_absorbing", absorbing)):
-            v.setflags(write=False)
+            for arr in (v if isinstance(v, tuple) else (v,)):
+                arr.setflags(write=False)
             object.__setattr__(self, name, v)
 
     @property
@@ -101,6 +128,11 @@ class Env:
         return sample_index(self._mu0_cdf, u)
 
     def next_state(self, s: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+        if isinstance(self._cdf, tuple):  # sparse: one search in the rows' shifted CDFs
+            flat, nxt, indptr = self._cdf
+            row = np.asarray(s) * self.n_actions + np.asarray(a)
+            k = np.searchsorted(flat, row + u, side="right")
+            return nxt[np.minimum(k, indptr[row + 1] - 1)]
         return sample_index(self._cdf[s, a], u)
 
     def reward(self, s: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
