@@ -1,0 +1,54 @@
+"""Scenarios: training environments with base, intended and proxy objectives, behaviours,
+deployments and shifts; the registry of the shipped ones, and ``run``.
+
+    from mesabase.sims.scenarios import get_scenario, run
+    run_, attribution = run("keys-and-chests")
+    print(attribution.summary())
+
+:data:`SCENARIOS` maps each registered name to a function building the scenario;
+:func:`get_scenario` builds (and caches) one. :data:`SHIPPED` are the four of issue 4, the
+names the CLI takes; the registry adds ``proxy-bandit-control`` (the clean control) and
+``keys-and-chests-shift`` (the online shift).
+"""
+
+from __future__ import annotations
+
+from functools import cache, partial
+from types import MappingProxyType
+
+from .base import Behaviour, Deployment, Scenario
+from .exploration_trap import exploration_trap
+from .keys_and_chests import keys_and_chests
+from .misspecified_reward import misspecified_reward
+from .proxy_bandit import proxy_bandit
+from .running import ShiftRun, run, simulate_shift
+from .transfer import deploy_policies, learner_params
+
+__all__ = ["Behaviour", "Deployment", "Scenario", "SCENARIOS", "SHIPPED", "get_scenario",
+           "run", "simulate_shift", "ShiftRun", "learner_params", "deploy_policies"]
+
+#: Registered name → a function building the scenario.
+SCENARIOS = MappingProxyType({
+    "keys-and-chests": keys_and_chests,
+    "misspecified-reward": misspecified_reward,
+    "proxy-bandit": proxy_bandit,
+    "exploration-trap": exploration_trap,
+    "proxy-bandit-control": partial(proxy_bandit, control=True),
+    "keys-and-chests-shift": partial(keys_and_chests, shift=True),
+})
+#: The four scenarios of issue 4, in the order of the report.
+SHIPPED = ("keys-and-chests", "misspecified-reward", "proxy-bandit", "exploration-trap")
+
+
+@cache
+def get_scenario(name: str) -> Scenario:
+    """The registered scenario ``name`` (built once, then cached; scenarios are immutable).
+
+    Example:
+      >>> sc = get_scenario("proxy-bandit")
+      >>> sc.R_B.tolist(), sc.R_I.tolist(), list(sc.behaviours)
+      ([[0.3, 0.5, 0.8]], [[0.8, 0.5, 0.2]], ['pulls-proxy-arm', 'intended-suboptimal-arm'])
+    """
+    if name not in SCENARIOS:
+        raise KeyError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]()
