@@ -88,15 +88,19 @@ def _check_finite(name: str, a: np.ndarray) -> None:
 
 
 def _check_distribution(name: str, a: np.ndarray, leading: str) -> None:
-    """a[..., :] rows on the simplex; `leading` names the indices of a row."""
-    _check_finite(name, a)
-    neg = a < 0
-    if neg.any():
-        i = _first_bad(neg)
+    """a[..., :] rows on the simplex; `leading` names the indices of a row.
+
+    Two passes over ``a`` when it is valid (row sums, global minimum; a NaN or inf makes
+    one of them non-finite); the offending index is searched for only on failure."""
+    sums = a.sum(axis=-1)
+    lo = a.min() if a.size else 0.0
+    if not (np.isfinite(sums).all() and np.isfinite(lo)):
+        _check_finite(name, a)
+    if lo < 0:
+        i = _first_bad(a < 0)
         raise InvalidMDP(
             f"{_idx(name, i)} = {float(a[i])} is negative (probabilities must be >= 0)"
         )
-    sums = a.sum(axis=-1)
     bad = np.abs(sums - 1.0) > ROW_SUM_ATOL
     if bad.any():
         i = _first_bad(np.atleast_1d(bad))
