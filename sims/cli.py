@@ -1,13 +1,19 @@
 """The ``mesabase`` command.
 
-    mesabase demo [--quick]     the main job: a solver showcase on published problems
-    mesabase --version
-    mesabase --help
+    mesabase demo [--out DIR] [--quick]       every shipped scenario, attributed (the main job)
+    mesabase run SCENARIO [--seeds N] [--steps T] [--learner NAME] [--record-every K]
+                          [--environment train|deploy] [--out DIR]
+    mesabase solvers [--quick]                the exact solvers on published problems
+    mesabase --version | --help
+
+``demo`` and ``run`` write a results folder (default ``./mesabase-results``): Parquet tables,
+figures (PNG and SVG), ``summary.csv`` and ``report.md`` (:mod:`mesabase.sims.report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from fractions import Fraction
@@ -15,7 +21,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-__all__ = ["main", "demo"]
+__all__ = ["main", "demo", "run_scenarios", "solvers", "exactness_check", "scenario_sizes",
+           "demo_scenarios", "RESULTS_DIR"]
+
+#: The default results folder of ``demo`` and ``run``.
+RESULTS_DIR = "mesabase-results"
+#: ``quick`` sizes: this many seeds, and 1/QUICK_FRACTION of the default steps.
+QUICK_SEEDS, QUICK_FRACTION, QUICK_DPI = 3, 4, 80
 
 
 def _version() -> str:
@@ -31,7 +43,143 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t
 
 
-def demo(out=None, quick: bool = False) -> int:
+def demo_scenarios() -> tuple[str, ...]:
+    """The scenarios ``demo`` runs: the shipped four, then the registered controls."""
+    from .scenarios import SCENARIOS, SHIPPED
+
+    extra = ("proxy-bandit-control", "keys-and-chests-shift")
+    return tuple(SHIPPED) + tuple(n for n in extra if n in SCENARIOS and n not in SHIPPED)
+
+
+# ---- the scenarios ------------------------------------------------------------------------
+def exactness_check() -> tuple[bool, str]:
+    """Solve Sutton & Barto's Example 3.8 in exact rationals and compare V*(A) with the
+    closed form 10 / (1 − γ⁵), γ = 9/10 (A's +10 jump returns every 5 steps): (ok, line)."""
+    from mesabase.theory import solve
+    from mesabase.theory.examples import sutton_barto_gridworld
+
+    sol, t = _timed(solve, sutton_barto_gridworld(gamma=Fraction(9, 10)), "exact")
+    closed = Fraction(10) / (1 - Fraction(9, 10) ** 5)
+    ok = sol.V[1] == closed
+    return ok, (f"exactness check: Sutton & Barto Example 3.8, exact V*(A) = {sol.V[1]} "
+                f"{'==' if ok else '!='} 10/(1 - 0.9^5) = {closed}: "
+                f"{'OK' if ok else 'FAILED'} ({t * 1e3:.0f} ms)")
+
+
+def scenario_sizes(sc, *, quick: bool = False, seeds=None, steps=None, record_every=None,
+                   learner=None, environment=None) -> dict:
+    """The sizes a scenario runs at: its defaults, ``quick`` ones (3 seeds, a quarter of the
+    steps; just past the shift for a shift scenario), or the given ones. Without
+    ``record_every``, the default number of recorded steps is kept (record_every scales with
+    steps). Raises ValueError for sizes the scenario cannot take."""
+    T0 = sc.shift_step
+    if quick:
+        seeds = QUICK_SEEDS if seeds is None else seeds
+        if steps is None:
+            steps = T0 + sc.record_every if T0 else max(1, sc.steps // QUICK_FRACTION)
+            record_every = record_every or (sc.record_every if T0 else
+                                            max(1, sc.record_every // QUICK_FRACTION))
+    steps = sc.steps if steps is None else int(steps)
+    if record_every is None:
+        record_every = _record_every(sc.record_every * steps / sc.steps, steps, T0)
+    seeds = sc.seeds if seeds is None else int(seeds)
+    for k, v in (("seeds", seeds), ("steps", steps), ("record_every", record_every)):
+        if v < 1:
+            raise ValueError(f"--{k.replace('_', '-')} must be >= 1; got {v}")
+    if T0 is not None and steps <= T0:
+        raise ValueError(f"{sc.name} shifts at step {T0}: --steps must exceed it; got {steps}")
+    if learner is not None and learner not in sc.learners:
+        raise ValueError(f"{sc.name} has no learner {learner!r}; choose from "
+                         f"{', '.join(sc.learners)}")
+    if environment is not None:
+        if T0 is not None:
+            raise ValueError(f"{sc.name} is attributed in training before the shift and in "
+                             "deployment after it; --environment does not apply")
+        if environment == "deploy" and sc.deploy is None:
+            raise ValueError(f"{sc.name} has no deployment environment")
+    return {"seeds": seeds, "steps": steps, "record_every": int(record_every),
+            "learner": learner or sc.default_learner, "environment": environment}
+
+
+def _record_every(target: float, steps: int, T0: int | None) -> int:
+    """About ``target``, preferring a divisor of the steps (of T0 and steps − T0 for a shift)
+    so that the final step is recorded: the largest such divisor ≥ target / 2, else target."""
+    g = math.gcd(T0, steps - T0) if T0 else steps
+    target = max(1, round(target))
+    best = max((d for d in range(1, target + 1) if g % d == 0), default=1)
+    return best if 2 * best >= target else target
+
+
+def _one(name: str, sz: dict, out, dpi):
+    """Simulate, attribute, save the tables, draw the figures: (attribution, s, s)."""
+    from .attribute import attribute
+    from .report import draw_scenario, write_scenario
+    from .scenarios import get_scenario, run
+
+    sc = get_scenario(name)
+    t = time.perf_counter()
+    r, a = run(sc, learner=sz["learner"], steps=sz["steps"], seeds=sz["seeds"],
+               record_every=sz["record_every"], environment=sz["environment"])
+    atts = [a]
+    if sz["environment"] is None and sc.deploy is not None and sc.shift_step is None:
+        atts.append(attribute(r, sc, "train"))  # the training side too, for the figures
+    sim = time.perf_counter() - t
+    write_scenario(out, sc, r, atts, sizes=sz, seconds=sim)
+    _, fig = _timed(draw_scenario, out, name, dpi)
+    return a, sim, fig
+
+
+def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="demo",
+                  dpi: int | None = None) -> int:
+    """Run the scenarios ``names`` (``sizes``: name → :func:`scenario_sizes`), with a progress
+    bar, write their tables and figures under ``out``, then rebuild ``summary.csv``,
+    ``report.md`` and the behaviour figure from every scenario folder there. Returns an exit
+    code."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .report import update_results
+
+    stream = stream or sys.stdout
+    ok, check = exactness_check()
+    stream.write(check + "\n")
+    if not ok:
+        return 1
+    out, t0 = Path(out), time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(names, desc="scenarios", unit="scenario", disable=None)
+    for name in bar:
+        bar.set_postfix_str(name)
+        a, sim, fig = _one(name, sizes[name], out, dpi)
+        f = a.final
+        tqdm.write(f"  {name:<22} {a.scenario_verdict:<6} regret {f.total.mean():.3g} = spec "
+                   f"{f.spec_gap.mean():.3g} + history {f.history_gap.mean():.3g} + learner "
+                   f"{f.learner_gap.mean():.3g}   (run {sim:.1f} s, figures {fig:.1f} s)",
+                   file=stream)
+    header = (f"Written by `mesabase {command}` (mesabase {_version()}). "
+              f"{check[0].upper()}{check[1:]}.")
+    summary, t = _timed(update_results, out, header, dpi)
+    stream.write(f"summary, behaviour figure and report: {t:.1f} s\n"
+                 f"wrote {out / 'summary.csv'} ({len(summary)} scenario"
+                 f"{'' if len(summary) == 1 else 's'}) and "
+                 f"{out / 'report.md'} in {time.perf_counter() - t0:.1f} s\n")
+    return 0
+
+
+def demo(out=RESULTS_DIR, quick: bool = False, stream=None) -> int:
+    """Run every shipped scenario (and the registered controls) at default sizes, or
+    ``quick`` ones, into ``out`` (:func:`run_scenarios`). Returns an exit code."""
+    from .scenarios import get_scenario
+
+    names = demo_scenarios()
+    sizes = {n: scenario_sizes(get_scenario(n), quick=quick) for n in names}
+    return run_scenarios(names, out, sizes=sizes, stream=stream, command="demo",
+                         dpi=QUICK_DPI if quick else None)
+
+
+# ---- the solver showcase ------------------------------------------------------------------
+def solvers(out=None, quick: bool = False) -> int:
     """Solve published problems with every method and show that they agree.
 
     Prints, for Sutton & Barto's 5×5 gridworld (Example 3.8, γ = 0.9), each method's
@@ -103,22 +251,58 @@ def _start_value(sol, mdp):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .scenarios import SCENARIOS
+
     p = argparse.ArgumentParser(
         prog="mesabase",
-        description="Exact tabular MDPs, online REINFORCE and the full optimum over history.",
-    )
+        description="Exact tabular MDPs, online REINFORCE and the full optimum over history: "
+                    "attribute divergences from the intended objective to outer or inner "
+                    "alignment.")
     p.add_argument("--version", action="version", version=f"mesabase {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    d = sub.add_parser("demo", help="solve published problems with every method (the main job)")
-    d.add_argument("--quick", action="store_true", help="a shorter run")
+    d = sub.add_parser("demo", help="run every shipped scenario and write tables, figures, "
+                                    "summary.csv and report.md (the main job)")
+    d.add_argument("--out", default=RESULTS_DIR, metavar="DIR",
+                   help=f"results folder (default ./{RESULTS_DIR})")
+    d.add_argument("--quick", action="store_true", help="small sizes (3 seeds, 1/4 of the "
+                   "steps, low-resolution PNGs): a smoke test")
+    r = sub.add_parser("run", help="run one scenario into the results folder")
+    r.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO",
+                   help=f"one of: {', '.join(SCENARIOS)}")
+    r.add_argument("--seeds", type=int, metavar="N", help="number of seeds")
+    r.add_argument("--steps", type=int, metavar="T", help="steps per seed")
+    r.add_argument("--record-every", type=int, metavar="K",
+                   help="record every K steps (default: as many records as the defaults)")
+    r.add_argument("--learner", metavar="NAME", help="one of the scenario's learners")
+    r.add_argument("--environment", choices=("train", "deploy"),
+                   help="where to attribute (default: deployment when there is one)")
+    r.add_argument("--out", default=RESULTS_DIR, metavar="DIR",
+                   help=f"results folder (default ./{RESULTS_DIR})")
+    s = sub.add_parser("solvers", help="solve published problems with every method and show "
+                                       "that they agree")
+    s.add_argument("--quick", action="store_true", help="a shorter run")
     return p
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
-        return demo(quick=args.quick)
-    _parser().print_help()
+        return demo(args.out, quick=args.quick)
+    if args.command == "run":
+        from .scenarios import get_scenario
+
+        sc = get_scenario(args.scenario)
+        try:
+            sz = scenario_sizes(sc, seeds=args.seeds, steps=args.steps,
+                                record_every=args.record_every, learner=args.learner,
+                                environment=args.environment)
+        except ValueError as e:
+            parser.error(str(e))
+        return run_scenarios([sc.name], args.out, sizes={sc.name: sz}, command="run")
+    if args.command == "solvers":
+        return solvers(quick=args.quick)
+    parser.print_help()
     return 0
 
 

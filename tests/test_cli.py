@@ -1,32 +1,56 @@
-"""The ``mesabase`` command: --help, --version and the demo."""
+"""The ``mesabase`` command: --help, --version, ``solvers``, ``demo`` and ``run``.
+
+``demo --quick`` runs once per module (about 8 s on 2 cores) and several tests read its folder.
+"""
 
 import io
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
 
 from mesabase.sims import cli
+from mesabase.sims.report import SUMMARY_COLUMNS
+from mesabase.sims.scenarios import SCENARIOS, SHIPPED, get_scenario
+
+VERDICTS = {"outer", "inner", "mixed", "none"}
+
+
+def _exit_code(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    return e.value.code, capsys.readouterr()
 
 
 def test_version(capsys):
-    try:
-        cli.main(["--version"])
-    except SystemExit as e:
-        assert e.code == 0
-    out = capsys.readouterr().out
-    assert out.startswith("mesabase ") and out.strip() != "mesabase"
+    code, out = _exit_code(["--version"], capsys)
+    assert code == 0
+    assert out.out.startswith("mesabase ") and out.out.strip() != "mesabase"
 
 
-def test_help_lists_demo(capsys):
-    try:
-        cli.main(["--help"])
-    except SystemExit as e:
-        assert e.code == 0
-    assert "demo" in capsys.readouterr().out
+def test_help_lists_the_commands(capsys):
+    code, out = _exit_code(["--help"], capsys)
+    assert code == 0
+    for command in ("demo", "run", "solvers"):
+        assert re.search(rf"^\s+{command}\s", out.out, re.MULTILINE), command
 
 
-def test_demo_agrees_and_reports_exact_values():
+def test_run_help_lists_the_scenarios(capsys):
+    code, out = _exit_code(["run", "--help"], capsys)
+    assert code == 0
+    text = re.sub(r"-\n\s*", "-", out.out)   # argparse wraps lines after hyphens
+    for name in SCENARIOS:
+        assert name in text
+
+
+def test_solvers_agree_and_report_exact_values():
     buf = io.StringIO()
-    assert cli.demo(out=buf, quick=True) == 0
+    assert cli.solvers(out=buf, quick=True) == 0
     text = buf.getvalue()
     assert "1000000/40951" in text          # 10 / (1 - 0.9^5) as an exact fraction
     assert "11/24" in text                  # the secretary problem, n = 4
@@ -35,8 +59,182 @@ def test_demo_agrees_and_reports_exact_values():
         assert method in text
 
 
+def test_exactness_check_quotes_the_fraction():
+    ok, line = cli.exactness_check()
+    assert ok and "1000000/40951" in line and line.count("1000000/40951") == 2
+
+
 def test_console_script_runs():
     """The installed entry point works as a module too (python -m)."""
     r = subprocess.run([sys.executable, "-m", "mesabase.sims.cli", "--version"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0 and "mesabase" in r.stdout
+
+
+# ---- demo --quick ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "results"
+    buf = io.StringIO()
+    assert cli.demo(out, quick=True, stream=buf) == 0
+    return out, buf.getvalue()
+
+
+def test_demo_runs_the_shipped_scenarios_and_the_controls():
+    names = cli.demo_scenarios()
+    assert names[:4] == SHIPPED
+    assert set(names) == set(SCENARIOS)  # both controls are registered
+
+
+def test_demo_prints_the_exactness_check_first_and_a_line_per_scenario(demo_dir):
+    _, text = demo_dir
+    lines = text.splitlines()
+    assert lines[0].startswith("exactness check:") and lines[0].rstrip().endswith("ms)")
+    assert "OK" in lines[0]
+    for name in cli.demo_scenarios():
+        assert any(line.strip().startswith(name + " ") for line in lines), name
+
+
+def test_demo_summary_has_one_row_per_scenario(demo_dir):
+    out, _ = demo_dir
+    s = pd.read_csv(out / "summary.csv")
+    assert list(s.columns[:len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
+    assert list(s.scenario) == list(cli.demo_scenarios())
+    assert set(s.verdict) <= VERDICTS
+    assert (s.n_seeds == cli.QUICK_SEEDS).all()
+    parts = s.spec_gap + s.history_gap + s.learner_gap
+    np.testing.assert_allclose(parts, s.total, rtol=0, atol=1e-9)
+    # By construction (scenario docstrings): spec gap 0.6 and 1.75, none for the control.
+    by = s.set_index("scenario")
+    assert by.loc["proxy-bandit", "spec_gap"] == pytest.approx(0.6, abs=1e-12)
+    assert by.loc["misspecified-reward", "spec_gap"] == pytest.approx(1.75, abs=1e-12)
+    assert by.loc["proxy-bandit-control", "spec_gap"] == pytest.approx(0.0, abs=1e-12)
+    assert by.loc["proxy-bandit", "verdict"] == "outer"
+
+
+def test_demo_summary_is_the_saved_gaps_at_the_final_step(demo_dir):
+    """summary.csv is computed from the tables on disk: seed means at the final step."""
+    out, _ = demo_dir
+    s = pd.read_csv(out / "summary.csv").set_index("scenario")
+    g = pd.read_parquet(out / "exploration-trap" / "gaps.parquet")
+    final = g[g.step == g.step.max()]
+    assert s.loc["exploration-trap", "step"] == final.step.iloc[0]
+    for col in ("spec_gap", "history_gap", "learner_gap", "total"):
+        assert s.loc["exploration-trap", col] == pytest.approx(final[col].mean(), abs=1e-12)
+
+
+def test_demo_report_mentions_every_scenario_and_links_existing_figures(demo_dir):
+    out, _ = demo_dir
+    text = (out / "report.md").read_text(encoding="utf-8")
+    s = pd.read_csv(out / "summary.csv")
+    for row in s.itertuples():
+        assert f"\n## {row.scenario}\n" in text
+        assert f"**Verdict: {row.verdict}**" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert "behaviours.png" in links
+    for name in s.scenario:
+        assert f"{name}/gaps.png" in links
+    assert "proxy-bandit/simplex.png" in links
+    assert "keys-and-chests/policies-key-held.png" in links
+    for link in links:
+        png = out / link
+        assert png.suffix == ".png" and png.stat().st_size > 5_000, link   # bytes
+        assert mpimg.imread(png).shape[1] > 400, link                       # px wide
+
+
+def test_demo_writes_every_figure_as_png_and_svg(demo_dir):
+    out, _ = demo_dir
+    pngs = sorted(out.rglob("*.png"))
+    assert len(pngs) >= 1 + len(cli.demo_scenarios())
+    for png in pngs:
+        svg = png.with_suffix(".svg")
+        assert png.stat().st_size > 5_000 and svg.stat().st_size > 5_000, png  # bytes
+        assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert not [p for p in out.rglob(".*")], "temporary files left behind"
+
+
+def test_demo_tables_are_parquet(demo_dir):
+    out, _ = demo_dir
+    for name in cli.demo_scenarios():
+        for table in ("gaps", "behaviours", "verdicts", "returns"):
+            df = pd.read_parquet(out / name / f"{table}.parquet")
+            assert len(df) > 0 and (df.scenario == name).all(), (name, table)
+
+
+# ---- run --------------------------------------------------------------------------------------
+def test_run_proxy_bandit(tmp_path, capsys):
+    assert cli.main(["run", "proxy-bandit", "--seeds", "3", "--steps", "200",
+                     "--out", str(tmp_path)]) == 0
+    s = pd.read_csv(tmp_path / "summary.csv")
+    assert list(s.scenario) == ["proxy-bandit"]
+    assert (s.n_seeds.iloc[0], s.step.iloc[0]) == (3, 200)
+    assert s.spec_gap.iloc[0] == pytest.approx(0.6, abs=1e-12)
+    assert s.verdict.iloc[0] in VERDICTS
+    for f in ("report.md", "behaviours.png", "proxy-bandit/simplex.svg",
+              "proxy-bandit/gaps.png"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    assert "proxy-bandit" in capsys.readouterr().out
+
+
+def test_rerun_overwrites_and_another_scenario_joins_the_summary(tmp_path):
+    args = ["--seeds", "2", "--steps", "100", "--out", str(tmp_path)]
+    assert cli.main(["run", "proxy-bandit", *args]) == 0
+    first = (tmp_path / "summary.csv").read_text()
+    assert cli.main(["run", "proxy-bandit", *args]) == 0
+    assert (tmp_path / "summary.csv").read_text() == first     # same seeds: same numbers
+    assert cli.main(["run", "proxy-bandit-control", *args]) == 0
+    s = pd.read_csv(tmp_path / "summary.csv")
+    assert list(s.scenario) == ["proxy-bandit", "proxy-bandit-control"]
+    assert "## proxy-bandit-control" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_unknown_scenario_exits_2_listing_the_names(capsys):
+    code, out = _exit_code(["run", "no-such-scenario"], capsys)
+    assert code == 2
+    assert "invalid choice" in out.err
+    for name in SHIPPED:
+        assert name in out.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "proxy-bandit", "--learner", "nobody"], "has no learner 'nobody'"),
+    (["run", "proxy-bandit", "--environment", "deploy"], "no deployment environment"),
+    (["run", "keys-and-chests-shift", "--steps", "100"], "must exceed it"),
+    (["run", "proxy-bandit", "--seeds", "0"], "--seeds must be >= 1"),
+])
+def test_bad_options_exit_2_with_a_reason(argv, message, capsys, tmp_path):
+    code, out = _exit_code([*argv, "--out", str(tmp_path)], capsys)
+    assert code == 2 and message in out.err
+    assert not (tmp_path / "summary.csv").exists()
+
+
+@pytest.mark.parametrize("name, steps", [("proxy-bandit", 200), ("proxy-bandit", 997),
+                                         ("keys-and-chests-shift", 8800),
+                                         ("exploration-trap", 1000)])
+def test_default_record_every_records_the_final_step_when_it_can(name, steps):
+    sc = get_scenario(name)
+    k = cli.scenario_sizes(sc, steps=steps)["record_every"]
+    target = sc.record_every * steps / sc.steps
+    assert target / 2 <= k <= max(1, round(target))
+    T0 = sc.shift_step or 0
+    if name != "proxy-bandit" or steps == 200:
+        assert (steps - T0) % k == 0 and T0 % k == 0
+    else:                                                   # 997 is prime: no divisor near 50
+        assert k == round(target)
+
+
+def test_quick_sizes_are_small():
+    for name in cli.demo_scenarios():
+        sc = get_scenario(name)
+        q = cli.scenario_sizes(sc, quick=True)
+        assert q["seeds"] == cli.QUICK_SEEDS
+        if sc.shift_step is None:   # a quarter of the steps, as many records
+            assert q["steps"] == sc.steps // cli.QUICK_FRACTION
+            assert q["steps"] // q["record_every"] == sc.steps // sc.record_every
+        else:                       # just past the shift
+            assert q["steps"] == sc.shift_step + sc.record_every
+
+
+def test_results_dir_default_is_relative():
+    assert not Path(cli.RESULTS_DIR).is_absolute()
+    assert cli._parser().parse_args(["demo"]).out == cli.RESULTS_DIR
