@@ -28,6 +28,7 @@ import numpy as np
 from mesabase.theory import MDPBatch, solve_batch
 from mesabase.theory.empirical import model_arrays
 from mesabase.theory.history import History
+from mesabase.theory.incremental import IncrementalCE
 from mesabase.theory.objectives import OBJECTIVES, history_optimal, log_optimal
 
 __all__ = ["FullOptimizer", "FullState", "TIES"]
@@ -43,6 +44,7 @@ class FullState(NamedTuple):
     target: np.ndarray     # (N, S, A) or (N, H, S, A): π*_t with ties broken (before ε)
     k: np.ndarray          # (N,) int: step within the current episode
     history: History | None  # kept only for objective "is"
+    engine: IncrementalCE | None = None  # "ce", γ < 1, no horizon: updated in place
 
 
 def _break_ties(optimal: np.ndarray, tie: str) -> np.ndarray:
@@ -101,8 +103,21 @@ class FullOptimizer:
         shape = (N, self.horizon, S) if self._per_step() else (N, S)
         optimal = np.ones(shape + (A,), dtype=bool)  # no data: every action is optimal
         hist = History(N, 256) if self.objective == "is" else None
+        engine = None
+        if self._incremental():
+            engine = IncrementalCE(N, S, A, self.gamma, prior=self.prior,
+                                   reward_prior=self.reward_prior, unvisited=self.unvisited,
+                                   tol=self.tol)
         return FullState(np.zeros((N, S, A, S)), np.zeros((N, S, A)), np.zeros(shape, int),
-                         optimal, _break_ties(optimal, self.tie), np.zeros(N, int), hist)
+                         optimal, _break_ties(optimal, self.tie), np.zeros(N, int), hist,
+                         engine)
+
+    def _incremental(self) -> bool:
+        """CE with a discounted model: one row changes per step, so re-solve incrementally
+        (:class:`~mesabase.theory.incremental.IncrementalCE`: a rank-one update of
+        (I − γ P̂_π)⁻¹ and warm-started policy iteration, tested equal to a fresh solve)."""
+        return (self.objective == "ce" and self.horizon is None and self.gamma < 1.0
+                and np.ndim(self.prior) == 0)
 
     def policy(self, state: FullState) -> np.ndarray:
         """(N, S, A): (1 − ε) π*_t + ε uniform, at each seed's step in its episode."""
@@ -114,6 +129,16 @@ class FullOptimizer:
         return (1.0 - self.epsilon) * target + self.epsilon / A
 
     def update(self, state: FullState, step) -> FullState:
+        """The state after ``step``. Pure except for the incremental CE engine, which is
+        advanced in place (the previous state's ``engine`` is the same object)."""
+        if state.engine is not None:
+            eng = state.engine
+            eng.update(step.state, step.action, step.reward, step.next_state)
+            optimal = np.array(eng.optimal)
+            k = np.where(step.done, 0, state.k + 1)
+            return state._replace(actions=np.array(eng.actions), optimal=optimal,
+                                  target=_break_ties(optimal, self.tie), k=k,
+                                  counts=eng.counts, rsum=eng.reward_sums)
         N = state.counts.shape[0]
         n = np.arange(N)
         counts = state.counts.copy()

@@ -30,6 +30,7 @@ from .evaluation import (
 )
 from .exact import evaluate_exact, solve_exact
 from .history import History
+from .incremental import IncrementalCE
 from .lp import occupancy_lp, solve_cvxpy, solve_lp
 from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .objectives import OBJECTIVES, history_optimal
@@ -54,5 +55,5 @@ __all__ = [
     "OBJECTIVES", "evaluate_many", "expected_returns",
     "decompose", "Decomposition", "behaviour_values", "behaviour_range", "verdict", "Verdict",
     "verdict_fractions", "proportion", "attribute", "solve_restricted", "restricted_optima",
-    "argmax_set_allowed",
+    "argmax_set_allowed", "IncrementalCE",
 ]
