@@ -332,14 +332,16 @@ def _evaluate(run, scenario, environment: str, *, R_I, behaviours, deploy: bool,
                        spec_gap_range=d["spec_gap_range"], J_base_range=d["J_base_range"])
 
 
-def attribute(run, scenario, environment: str | None = None) -> Attribution:
+def attribute(run, scenario=None, environment: str | None = None) -> Attribution:
     """Attribute ``run`` (of ``scenario``'s learner in ``scenario.train``), exactly.
 
     Args:
       run: a :class:`~mesabase.sims.simulate.Run` in the training environment, or a
         :class:`~mesabase.sims.scenarios.ShiftRun` (then ``environment`` is ignored: the
         rows up to T0 are evaluated in training, the rest in deployment).
-      scenario: the :class:`~mesabase.sims.scenarios.Scenario` (or its registered name).
+      scenario: the :class:`~mesabase.sims.scenarios.Scenario` (or its registered name);
+        may be omitted for a run made by :func:`~mesabase.sims.scenarios.run`, which
+        carries its scenario (``run.scenario``).
       environment: "train", "deploy", or None (deployment when the scenario has one).
 
     Returns:
@@ -359,6 +361,11 @@ def attribute(run, scenario, environment: str | None = None) -> Attribution:
     """
     from .scenarios import ShiftRun, get_scenario
 
+    if scenario is None:
+        scenario = getattr(run, "scenario", None)
+        if scenario is None:
+            raise ValueError("attribute(run) needs the scenario: pass attribute(run, scenario) "
+                             "or make the run with mesabase.sims.run(scenario)")
     if isinstance(scenario, str):
         scenario = get_scenario(scenario)
     if isinstance(run, ShiftRun):

@@ -46,6 +46,12 @@ BLOCK = 1024
 _BUFFER = 1 << 20
 
 
+def _record_steps(T: int, k: int) -> np.ndarray:
+    """Recorded steps 0, k, 2k, … and always the final step T."""
+    steps = np.arange(0, T + 1, k)
+    return steps if steps[-1] == T else np.append(steps, T)
+
+
 def _block_size(n_seeds: int, steps: int) -> int:
     return max(1, min(BLOCK, steps, max(64, _BUFFER // (4 * n_seeds))))
 
@@ -111,6 +117,8 @@ class Run:
       shadow_optimal: (N, R, S, A) bool, the argmax set of π*_t (same convention), or None.
       shadow_returns: (N, R) exact expected return of π*_t in ``env`` (per-step policies
         evaluated as such), or None.
+      scenario: the Scenario the run belongs to, when made by
+        :func:`mesabase.sims.scenarios.run` (so ``attribute(run)`` needs nothing else).
     """
 
     env: Env
@@ -123,6 +131,7 @@ class Run:
     shadow_policies: np.ndarray | None
     shadow_optimal: np.ndarray | None
     shadow_returns: np.ndarray | None
+    scenario: object = None
     _frame: list = field(default_factory=list, repr=False)
 
     def learner_returns(self) -> np.ndarray:
@@ -173,7 +182,7 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
       steps: T, the number of transitions per seed.
       seeds: a count N (seeds 0…N−1) or a list of non-negative integer seeds.
       shadow: the history objective of the shadow π*_t, or None for no shadow.
-      record_every: record policies every k steps (and at t = 0).
+      record_every: record policies every k steps (and at t = 0 and the final step T).
       engine: ``"numpy"`` (the reference) or ``"numba"``: a fused compiled kernel for
         tabular step-mode ``Reinforce`` with a constant step size and no shadow (see
         :mod:`mesabase.sims.fast`; needs the optional numba), equal to the numpy path to
@@ -205,7 +214,7 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
     gens = [np.random.default_rng(int(s)) for s in seeds]
     state = learner.init(N, S, A, None)
     history = History(N, max(T, 1))
-    record_steps = np.arange(0, T + 1, k_rec)
+    record_steps = _record_steps(T, k_rec)
     R_ = record_steps.size
     policies = np.empty((N, R_, S, A))
     sh_pol = np.empty((N, R_, S, A)) if shadow else None
@@ -288,7 +297,7 @@ def _simulate_numba(env: Env, learner, T: int, seeds: np.ndarray, k_rec: int, sh
     gens = [np.random.default_rng(int(s)) for s in seeds]
     s0 = env.reset(np.array([g.random() for g in gens]))
     history = History(N, max(T, 1))
-    record_steps = np.arange(0, T + 1, k_rec)
+    record_steps = _record_steps(T, k_rec)
     theta_rec = fast.reinforce_run(env, learner, T, gens, s0, record_steps, history._data)
     history._t = T
     policies = learner.policy(learner.init(N, env.n_states, env.n_actions)._replace(

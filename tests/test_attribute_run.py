@@ -235,3 +235,17 @@ def test_attribute_errors():
         attribute(r, sc, "deploy")
     with pytest.raises(ValueError, match="environment must be 'train' or 'deploy'"):
         attribute(r, sc, "test")
+
+
+def test_attribute_needs_only_the_run_when_made_by_run():
+    from mesabase.sims import attribute, run
+    from mesabase.sims.simulate import simulate
+
+    r, a = run("proxy-bandit", seeds=3, steps=150, record_every=100)
+    assert r.steps.tolist() == [0, 100, 150]  # the final step is always recorded
+    b = attribute(r)
+    assert b.scenario_verdict == a.scenario_verdict
+    np.testing.assert_allclose(b.gaps.total.to_numpy(), a.gaps.total.to_numpy(), atol=0)
+    bare = simulate(r.env, r.learner, 10, seeds=1)
+    with pytest.raises(ValueError, match="needs the scenario"):
+        attribute(bare)

@@ -108,6 +108,10 @@ def keys_and_chests(shift: bool = False) -> Scenario:
         deploy=dep, shift_step=SHIFT_STEP if shift else None, learners=learners,
         default_learner="reinforce-linear", steps=steps, seeds=20, record_every=800,
         world=train,
-        notes="In deployment the linear-softmax learner hoards keys; the training history "
-              "leaves every deployment policy optimal, so the verdict is outer "
-              "(underdetermination).")
+        notes=("After the shift the learner keeps learning in the deployment layout and "
+               "unlearns key hoarding, so by the final step nothing diverges (verdict none); "
+               "compare keys-and-chests, where the learner is deployed without learning."
+               if shift else
+               "In deployment the linear-softmax learner hoards keys; the training history "
+               "leaves every deployment policy optimal, so the verdict is outer "
+               "(underdetermination)."))

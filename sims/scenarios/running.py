@@ -23,6 +23,7 @@ ones only when both environments have the same number of states).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -42,6 +43,7 @@ class ShiftRun(NamedTuple):
     before: Run
     after: Run
     shift_step: int
+    scenario: object = None
 
 
 class _Resumed:
@@ -107,7 +109,7 @@ def simulate_shift(scenario: Scenario, learner, steps: int, seeds=1, *,
                      length=np.zeros_like(st.length))
     after = simulate(dep.env, _Resumed(nxt, st), int(steps) - T0, _phase2_seeds(before.seeds),
                      shadow=shadow, record_every=record_every)
-    return ShiftRun(before, after, int(T0))
+    return ShiftRun(before, after, int(T0), scenario)
 
 
 def run(scenario, learner=None, steps: int | None = None, seeds=None,
@@ -139,5 +141,6 @@ def run(scenario, learner=None, steps: int | None = None, seeds=None,
     if sc.shift_step is not None:
         r = simulate_shift(sc, L, steps, seeds, record_every=k, shadow=shadow)
     else:
-        r = simulate(sc.train, L, steps, seeds, shadow=shadow, record_every=k)
+        r = dataclasses.replace(simulate(sc.train, L, steps, seeds, shadow=shadow,
+                                         record_every=k), scenario=sc)
     return r, attribute(r, sc, environment)
