@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from .mdp import InvalidMDP, TabularMDP, _check_distribution, _check_finite, _check_gamma_horizon
-from .solution import Solution, optimal_set
+from .solution import Solution
 from .solvers import TIE_RTOL
+from .solvers import _finish as _finish_solution
 
 __all__ = ["MDPBatch", "solve_batch", "solution_item"]
 
@@ -110,17 +111,6 @@ def _evaluate_actions(batch: MDPBatch, actions: np.ndarray, idx) -> np.ndarray:
     return np.linalg.solve(M, r_pi[:, :, None])[:, :, 0]
 
 
-def _finish(batch, V, Q, tol, method, iterations, bound, actions, residual=None) -> Solution:
-    optimal, policy = optimal_set(Q, tol)
-    if residual is None:  # Q = R + γ P V of the returned V, so this is ‖T V − V‖∞
-        residual = float(np.max(np.abs(Q.max(axis=-1) - V)))
-    for a in (V, Q, optimal, policy, actions):
-        a.setflags(write=False)
-    return Solution(V=V, Q=Q, optimal=optimal, policy=policy, actions=actions, method=method,
-                    iterations=int(iterations), residual=float(residual),
-                    error_bound=float(bound), tol=float(tol))
-
-
 def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> Solution:
     N, S, A = batch.R.shape
     if actions0 is None:
@@ -144,7 +134,7 @@ def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> 
         actions[active] = np.where(better, best, actions[active])
         active = active[changed]
         if active.size == 0:
-            return _finish(batch, V, Q, tol, "pi", k, 0.0, actions)
+            return _finish_solution(batch, V, Q, tol, "pi", k, 0.0, actions)
     raise RuntimeError(f"batched policy iteration did not converge in {max_iterations} iterations")
 
 
@@ -155,7 +145,7 @@ def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
     if g == 0.0:
         V = batch.R.max(axis=2)
         Q = _q(batch, V)
-        return _finish(batch, V, Q, tol, "vi", 1, 0.0, Q.argmax(axis=2))
+        return _finish_solution(batch, V, Q, tol, "vi", 1, 0.0, Q.argmax(axis=2))
     c = g / (1.0 - g)
     V = np.zeros((N, S))
     out = np.empty((N, S))
@@ -173,7 +163,7 @@ def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
         active = active[~done]
         if active.size == 0:
             Q = _q(batch, out)
-            return _finish(batch, out, Q, tol, "vi", k, bounds.max(), Q.argmax(axis=2))
+            return _finish_solution(batch, out, Q, tol, "vi", k, bounds.max(), Q.argmax(axis=2))
     raise RuntimeError(f"batched value iteration did not reach tol={tol:g} in {max_sweeps} sweeps")
 
 
@@ -185,7 +175,7 @@ def _backward(batch: MDPBatch, tol: float) -> Solution:
     for t in range(H - 1, -1, -1):
         Q[:, t] = _q(batch, V[:, t + 1])
         V[:, t] = Q[:, t].max(axis=2)
-    return _finish(batch, V, Q, tol, "backward", H, 0.0, Q.argmax(axis=3), residual=0.0)
+    return _finish_solution(batch, V, Q, tol, "backward", H, 0.0, Q.argmax(axis=3), residual=0.0)
 
 
 def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,
