@@ -189,3 +189,9 @@ def test_bad_drawn_values_are_rejected_at_draw_time(strategy, match):
 
     with pytest.raises(InvalidArgument, match=match):
         draw()
+
+
+@given(policies(3, 2))
+def test_policies_takes_sizes_positionally(pi):
+    assert pi.shape == (3, 2)
+    np.testing.assert_allclose(pi.sum(axis=1), 1.0, atol=1e-12)

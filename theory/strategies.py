@@ -250,13 +250,14 @@ def _policies(draw, n_states, n_actions, deterministic):
     return _normalise(_weights(draw, (S, A)), rational=False)
 
 
-def policies(mdp: TabularMDP | None = None, *, n_states=None, n_actions=None,
+def policies(mdp: TabularMDP | int | None = None, n_actions=None, *, n_states=None,
              deterministic=False) -> SearchStrategy[np.ndarray]:
     """Strategy for a stationary policy ``pi[s, a]``: a float64 (S, A) array, rows on the
     simplex (integer weights w ∈ {0..4}^A normalised), or one-hot rows if ``deterministic``.
 
     Give either ``mdp`` (sizes taken from it) or both ``n_states`` and ``n_actions`` (each a
-    value or a strategy). For a policy of a drawn MDP, use ``flatmap``:
+    value or a strategy); ``policies(S, A)`` is short for
+    ``policies(n_states=S, n_actions=A)``. For a policy of a drawn MDP, use ``flatmap``:
     ``mdps().flatmap(lambda m: st.tuples(st.just(m), policies(m)))``.
 
     Raises:
@@ -273,6 +274,8 @@ def policies(mdp: TabularMDP | None = None, *, n_states=None, n_actions=None,
       ...     assert abs(evaluate(mdp, pi)).max() <= 1e-12
       >>> zero_reward_zero_value()
     """
+    if mdp is not None and not isinstance(mdp, TabularMDP) and n_states is None:
+        mdp, n_states = None, mdp  # policies(S, A): sizes given positionally
     sizes = (n_states is not None, n_actions is not None)
     if mdp is not None:
         if any(sizes):
