@@ -274,7 +274,8 @@ def policies(mdp: TabularMDP | int | None = None, n_actions=None, *, n_states=No
       ...     assert abs(evaluate(mdp, pi)).max() <= 1e-12
       >>> zero_reward_zero_value()
     """
-    if mdp is not None and not isinstance(mdp, TabularMDP) and n_states is None:
+    if (mdp is not None and not isinstance(mdp, TabularMDP) and n_states is None
+            and n_actions is not None):
         mdp, n_states = None, mdp  # policies(S, A): sizes given positionally
     sizes = (n_states is not None, n_actions is not None)
     if mdp is not None:
