@@ -5,7 +5,16 @@ from .envs import Env, bernoulli_bandit, chain, gaussian_bandit, riverswim
 from .full import FullOptimizer
 from .learners import Reinforce, ReinforceState, Transition
 from .policies import LinearSoftmax, TabularSoftmax
-from .scenarios import SCENARIOS, SHIPPED, get_scenario, run
+from .scenarios import (
+    SCENARIOS,
+    SHIPPED,
+    Behaviour,
+    Deployment,
+    Scenario,
+    get_scenario,
+    run,
+    simulate_shift,
+)
 from .simulate import Run, simulate
 
 __all__ = [
@@ -13,4 +22,5 @@ __all__ = [
     "FullOptimizer", "Reinforce", "ReinforceState", "Transition",
     "TabularSoftmax", "LinearSoftmax", "Run", "simulate",
     "attribute", "Attribution", "SCENARIOS", "SHIPPED", "get_scenario", "run",
+    "Scenario", "Behaviour", "Deployment", "simulate_shift",
 ]
