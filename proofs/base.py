@@ -50,7 +50,7 @@ class Proof:
     references: tuple[str, ...] = field(default_factory=tuple)
 
     def _tex(self, x) -> str:
-        return x if isinstance(x, str) else sp.latex(x)
+        return x if isinstance(x, str) else sp.latex(x, order="none")
 
     def to_markdown(self) -> str:
         """Markdown with inline LaTeX ($…$), for a blog post."""
