@@ -1,1 +1,40 @@
-"""mesabase.proofs: statements established symbolically or checked as claims."""
+"""mesabase.proofs: statements established symbolically (sympy) or checked as claims.
+
+``PROOFS`` maps each proof's name to the function that builds and establishes it;
+``all_proofs()`` runs them all. Claims (hypothesis-checked statements, true and false) live
+in :mod:`mesabase.proofs.claims`.
+"""
+
+from types import MappingProxyType
+
+from .base import Proof, Step
+from .dichotomy import dichotomy
+from .lp_duality import lp_duality
+from .pg_rate import pg_bandit_rate
+from .policy_gradient import policy_gradient_theorem
+from .reinforce_unbiased import reinforce_unbiased
+from .softmax_score import softmax_score
+from .surrogate_optimum import surrogate_optimum
+from .telescoping import telescoping
+
+#: Proof name (as the CLI takes it) -> the function that establishes it, in the issue's order.
+PROOFS = MappingProxyType({
+    "softmax_score": softmax_score,
+    "reinforce_unbiased": reinforce_unbiased,
+    "surrogate_optimum": surrogate_optimum,
+    "telescoping": telescoping,
+    "dichotomy": dichotomy,
+    "policy_gradient": policy_gradient_theorem,
+    "lp_duality": lp_duality,
+    "pg_rate": pg_bandit_rate,
+})
+
+
+def all_proofs() -> list[Proof]:
+    """Every registered proof, established now."""
+    return [f() for f in PROOFS.values()]
+
+
+__all__ = ["Proof", "Step", "PROOFS", "all_proofs", "softmax_score", "reinforce_unbiased",
+           "surrogate_optimum", "telescoping", "dichotomy", "policy_gradient_theorem",
+           "lp_duality", "pg_bandit_rate"]
