@@ -8,6 +8,7 @@ in :mod:`mesabase.proofs.claims`.
 from types import MappingProxyType
 
 from .base import Proof, Step
+from .claims import REGISTRY, Claim, Finding, check, run_registry
 from .dichotomy import dichotomy
 from .lp_duality import lp_duality
 from .pg_rate import pg_bandit_rate
@@ -35,6 +36,7 @@ def all_proofs() -> list[Proof]:
     return [f() for f in PROOFS.values()]
 
 
-__all__ = ["Proof", "Step", "PROOFS", "all_proofs", "softmax_score", "reinforce_unbiased",
+__all__ = ["Proof", "Step", "PROOFS", "all_proofs", "Claim", "Finding", "check",
+           "run_registry", "REGISTRY", "softmax_score", "reinforce_unbiased",
            "surrogate_optimum", "telescoping", "dichotomy", "policy_gradient_theorem",
            "lp_duality", "pg_bandit_rate"]

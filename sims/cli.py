@@ -4,6 +4,7 @@
     mesabase run SCENARIO [--seeds N] [--steps T] [--learner NAME] [--record-every K]
                           [--environment train|deploy] [--out DIR]
     mesabase solvers [--quick]                the exact solvers on published problems
+    mesabase claims [--max-examples N]        the argument's claims, checked by hypothesis
     mesabase --version | --help
 
 ``demo`` and ``run`` write a results folder (default ``./mesabase-results``): Parquet tables,
@@ -21,8 +22,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-__all__ = ["main", "demo", "run_scenarios", "solvers", "exactness_check", "scenario_sizes",
-           "demo_scenarios", "RESULTS_DIR"]
+__all__ = ["main", "demo", "run_scenarios", "solvers", "claims", "prove", "exactness_check",
+           "scenario_sizes", "demo_scenarios", "RESULTS_DIR"]
 
 #: The default results folder of ``demo`` and ``run``.
 RESULTS_DIR = "mesabase-results"
@@ -243,6 +244,55 @@ def solvers(out=None, quick: bool = False) -> int:
     return 0 if ok else 1
 
 
+# ---- the claims --------------------------------------------------------------------------
+def claims(max_examples: int = 60, seed: int = 0, out=None) -> int:
+    """Check every claim of :data:`mesabase.proofs.claims.REGISTRY` and print the table
+    (claim, expected, found, counterexample). Returns 1 when a finding disagrees with its
+    expected verdict, else 0."""
+    import pandas as pd
+
+    from mesabase.proofs.claims import run_registry
+
+    out = out or sys.stdout
+    table, t = _timed(run_registry, max_examples=max_examples, seed=seed)
+    cols = ["claim", "expected", "found", "counterexample"]
+    with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+        out.write(table[cols].to_string(index=False) + "\n")
+    bad = table[~table["agrees"]]
+    out.write(f"\n{len(table)} claims, max_examples={max_examples}, seed={seed}, "
+              f"{t:.1f} s: " + ("every finding agrees with its expectation\n" if bad.empty
+                                else f"{len(bad)} DISAGREE: {', '.join(bad['claim'])}\n"))
+    return 0 if bad.empty else 1
+
+
+# ---- the proofs ---------------------------------------------------------------------------
+def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None) -> int:
+    """Establish the proofs of :data:`mesabase.proofs.PROOFS` (one, or all) and print them as
+    Markdown or LaTeX; with ``out_dir`` write one file per proof (``NAME.md`` / ``NAME.tex``)
+    instead. Returns 1 if a proof does not hold, else 0."""
+    from pathlib import Path
+
+    from mesabase.proofs import PROOFS
+
+    out = out or sys.stdout
+    names = list(PROOFS) if name is None else [name]
+    ok = True
+    for n in names:
+        proof = PROOFS[n]()
+        ok &= bool(proof.holds)
+        text = proof.to_markdown() if fmt == "md" else proof.to_latex()
+        if out_dir is None:
+            out.write(text + "\n")
+            continue
+        path = Path(out_dir) / f"{n}.{'md' if fmt == 'md' else 'tex'}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        out.write(f"{path}: {'holds' if proof.holds else 'DOES NOT HOLD'}\n")
+    return 0 if ok else 1
+
+
 def _start_value(sol, mdp):
     """μ0ᵀ V_0 in exact arithmetic."""
     _, _, _, mu0 = mdp.exact_arrays()
@@ -281,6 +331,19 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solvers", help="solve published problems with every method and show "
                                        "that they agree")
     s.add_argument("--quick", action="store_true", help="a shorter run")
+    from mesabase.proofs import PROOFS
+
+    pr = sub.add_parser("prove", help="establish the argument's statements in sympy and print "
+                                      "them as Markdown or LaTeX")
+    pr.add_argument("name", nargs="?", choices=list(PROOFS), metavar="NAME",
+                    help=f"one proof (default all): {', '.join(PROOFS)}")
+    pr.add_argument("--format", choices=("md", "latex"), default="md")
+    pr.add_argument("--out", metavar="DIR", help="write one file per proof into DIR")
+    c = sub.add_parser("claims", help="check the argument's claims (true and false) with "
+                                      "hypothesis and print the findings")
+    c.add_argument("--max-examples", type=int, default=60, metavar="N",
+                   help="cases hypothesis tries per claim (default 60)")
+    c.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
     return p
 
 
@@ -302,6 +365,12 @@ def main(argv=None) -> int:
         return run_scenarios([sc.name], args.out, sizes={sc.name: sz}, command="run")
     if args.command == "solvers":
         return solvers(quick=args.quick)
+    if args.command == "prove":
+        return prove(args.name, args.format, args.out)
+    if args.command == "claims":
+        if args.max_examples < 1:
+            parser.error(f"--max-examples must be >= 1; got {args.max_examples}")
+        return claims(args.max_examples, seed=args.seed)
     parser.print_help()
     return 0
 
