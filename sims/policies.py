@@ -183,8 +183,18 @@ def _lin_logits(phi_t: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return out
 
 
+class _SoftmaxFamily:
+    """What both families share: validated (θ, seed index, s, a) for the per-seed methods."""
+
+    def _args(self, theta, s, a):
+        theta = self.check(theta)
+        n = np.arange(theta.shape[0])
+        return (theta, n, _indices(s, len(n), self.n_states, "s"),
+                _indices(a, len(n), self.n_actions, "a"))
+
+
 @dataclass(frozen=True)
-class TabularSoftmax:
+class TabularSoftmax(_SoftmaxFamily):
     """π_θ(a|s) ∝ exp θ[s, a], one table per seed: θ has shape (N, S, A).
 
     Args:
@@ -231,12 +241,6 @@ class TabularSoftmax:
     def probs(self, theta) -> np.ndarray:
         """π_θ(a|s) for every (s, a), shape (N, S, A); rows sum to 1."""
         return softmax(self.check(theta))
-
-    def _args(self, theta, s, a):
-        theta = self.check(theta)
-        n = np.arange(theta.shape[0])
-        return (theta, n, _indices(s, len(n), self.n_states, "s"),
-                _indices(a, len(n), self.n_actions, "a"))
 
     def log_prob(self, theta, s, a) -> np.ndarray:
         """log π_θ[n](a_n|s_n) per seed, shape (N,); s, a of shape (N,) or scalars."""
@@ -287,7 +291,7 @@ class TabularSoftmax:
 
 
 @dataclass(frozen=True, eq=False)
-class LinearSoftmax:
+class LinearSoftmax(_SoftmaxFamily):
     """π_θ(a|s) ∝ exp φ(s, a)·θ with features φ of shape (S, A, d) shared across states;
     θ has shape (N, d).
 
@@ -361,12 +365,6 @@ class LinearSoftmax:
     def probs(self, theta) -> np.ndarray:
         """π_θ(a|s) for every (s, a), shape (N, S, A)."""
         return softmax(self.logits(theta))
-
-    def _args(self, theta, s, a):
-        theta = self.check(theta)
-        n = np.arange(theta.shape[0])
-        return (theta, n, _indices(s, len(n), self.n_states, "s"),
-                _indices(a, len(n), self.n_actions, "a"))
 
     def log_prob(self, theta, s, a) -> np.ndarray:
         """log π_θ[n](a_n|s_n) per seed, shape (N,)."""
