@@ -215,3 +215,17 @@ def test_tiny_transition_probabilities_are_not_dropped():
         sol = solve(mdp, method)
         np.testing.assert_allclose(sol.V, pi.V, rtol=0, atol=AGREE)
         assert sol.error_bound < AGREE
+
+
+def test_lp_certificate_on_coefficients_hundreds_of_orders_apart():
+    """γ = 1e-10 times P entries down to 1e-270: scaled HiGHS returned V off by 1.25e-5
+    with a duality gap of 1.2e-6 (found by hypothesis); solve_lp re-solves unscaled when
+    the gap is above GAP_RETRY. Gap and V within 1e-8 of policy iteration's."""
+    P = np.array([[[9.999999998e-11, 9.999999998e-11, 0.9999999998]],
+                  [[0.28571428571428575, 0.28571428571428575, 0.4285714285714286]],
+                  [[8.507059173023462e-263, 1.8928834978668395e-270, 1.0]]])
+    P /= P.sum(axis=-1, keepdims=True)
+    mdp = TabularMDP(P, [[1e-10], [1.0], [-0.99999]], gamma=1e-10)
+    lp, pi = solve(mdp, "lp"), solve(mdp, "pi")
+    assert lp.gap < AGREE
+    np.testing.assert_allclose(lp.V, pi.V, rtol=0, atol=AGREE)

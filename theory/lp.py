@@ -132,6 +132,23 @@ def _polish(mdp: TabularMDP, V: np.ndarray) -> tuple[np.ndarray, float]:
     return V, 0.0 if polished else float("inf")
 
 
+#: A duality gap above this (relative to 1 + |objective|) makes :func:`solve_lp` re-solve
+#: once without HiGHS's matrix scaling.
+GAP_RETRY = 1e-10
+
+
+def _highs(c, A_ub, b_ub, bounds, mdp, **extra):
+    """linprog(method="highs") with :data:`HIGHS_OPTIONS`: (result, |primal − dual|)."""
+    with warnings.catch_warnings():  # scipy warns that it passes small_matrix_value verbatim
+        warnings.filterwarnings("ignore", "Unrecognized options", OptimizeWarning)
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs",
+                      options=dict(presolve=False, **HIGHS_OPTIONS, **extra))
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed on the primal LP of {mdp!r} "
+                           f"(status {res.status}): {res.message}")
+    return res, abs(float(res.fun) - float(b_ub @ res.ineqlin.marginals))
+
+
 def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     """Solve the primal LP  min_V Σ_s c(s) V(s)  s.t.  V ≥ R + γ P V  with HiGHS.
 
@@ -166,17 +183,17 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     c = np.full(S, 1.0 / S)
     bounds = np.column_stack([np.full(S, -np.inf), np.full(S, np.inf)])
     bounds[terminal] = 0.0
-    with warnings.catch_warnings():  # scipy warns that it passes small_matrix_value verbatim
-        warnings.filterwarnings("ignore", "Unrecognized options", OptimizeWarning)
-        res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs",
-                      options=dict(presolve=False, **HIGHS_OPTIONS))
-    if res.status != 0:
-        raise RuntimeError(f"HiGHS failed on the primal LP of {mdp!r} "
-                           f"(status {res.status}): {res.message}")
+    # Bounds are 0 or ±inf, so they add nothing to the dual objective.
+    res, gap = _highs(c, A_ub, b_ub, bounds, mdp)
+    if gap > GAP_RETRY * (1.0 + abs(float(res.fun))):
+        # HiGHS's scaling can mislead it when coefficients span hundreds of orders of
+        # magnitude (γ = 1e-10 times P entries of 1e-263: an output off by 1e-5, gap 1e-6);
+        # unscaled, the same LP is solved to 1e-16. Keep the better certificate.
+        res2, gap2 = _highs(c, A_ub, b_ub, bounds, mdp, simplex_scale_strategy=0)
+        if gap2 < gap:
+            res, gap = res2, gap2
     V = np.array(res.x, dtype=np.float64)
     V[terminal] = 0.0
-    # Bounds are 0 or ±inf, so they add nothing to the dual objective.
-    gap = abs(float(res.fun) - float(b_ub @ res.ineqlin.marginals))
     V, bound = _polish(mdp, V)
     return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, bound, gap=gap)
 
@@ -202,18 +219,28 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     d = cp.Variable(rows.size, nonneg=True)
     flow = M @ d == rho[keep]
     prob = cp.Problem(cp.Maximize(r @ d), [flow])
-    if cp.HIGHS in cp.installed_solvers():
-        prob.solve(solver=cp.HIGHS, presolve="off", **HIGHS_OPTIONS)
-    else:  # pragma: no cover - depends on the installed solvers
-        prob.solve(solver=cp.CLARABEL, **_CLARABEL_OPTS)
-    if prob.status != cp.OPTIMAL:
-        raise RuntimeError(f"cvxpy ({prob.solver_stats.solver_name}) failed on the occupancy "
-                           f"LP of {mdp!r}: status {prob.status!r}")
-    # For a maximisation, cvxpy's multiplier of an equality is ∂(optimal value)/∂ρ = V*.
-    V[keep] = np.asarray(flow.dual_value, dtype=np.float64)
-    d_full[keep] = np.maximum(np.asarray(d.value, dtype=np.float64), 0.0).reshape(-1, A)
-    its = prob.solver_stats.num_iters
-    return d_full, V, float(prob.value), int(its) if its else 1
+    highs = cp.HIGHS in cp.installed_solvers()
+    best = None
+    for extra in ({}, {"simplex_scale_strategy": 0}) if highs else ({},):
+        if highs:
+            prob.solve(solver=cp.HIGHS, presolve="off", **HIGHS_OPTIONS, **extra)
+        else:  # pragma: no cover - depends on the installed solvers
+            prob.solve(solver=cp.CLARABEL, **_CLARABEL_OPTS)
+        if prob.status != cp.OPTIMAL:
+            raise RuntimeError(f"cvxpy ({prob.solver_stats.solver_name}) failed on the "
+                               f"occupancy LP of {mdp!r}: status {prob.status!r}")
+        # For a maximisation, cvxpy's multiplier of an equality is ∂(optimal value)/∂ρ = V*.
+        v = np.asarray(flow.dual_value, dtype=np.float64)
+        gap = abs(float(prob.value) - float(rho[keep] @ v))
+        if best is None or gap < best[0]:
+            its = prob.solver_stats.num_iters
+            best = (gap, v, np.asarray(d.value, dtype=np.float64), float(prob.value),
+                    int(its) if its else 1)
+        if gap <= GAP_RETRY * (1.0 + abs(float(prob.value))):
+            break  # else re-solve once unscaled (see solve_lp)
+    _, V[keep], dv, objective, its = best
+    d_full[keep] = np.maximum(dv, 0.0).reshape(-1, A)
+    return d_full, V, objective, its
 
 
 def _check_rho(mdp: TabularMDP, rho) -> np.ndarray:

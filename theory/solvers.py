@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .episodic import _is_episodic, check_episodic
 from .evaluation import _stationary_values, bellman_q
 from .mdp import TabularMDP
@@ -44,25 +45,44 @@ def _finish(mdp, V, Q, tol, method, iterations, error_bound, actions=None, gap=N
 def _vi_sweeps(mdp, V, tol, max_sweeps):
     """Span-stopped value iteration for γ < 1 (MacQueen 1966; Puterman 1994, Thm 6.6.6).
 
-    With d = V_{k+1} − V_k and c = γ/(1 − γ): V_{k+1} + c·min d ≤ V* ≤ V_{k+1} + c·max d.
-    Stop when c·span(d)/2 ≤ tol and return the midpoint V_{k+1} + c·(max d + min d)/2,
-    whose error is at most c·span(d)/2. Returns (V, k, bound, converged).
+    Sweep k computes Q_k = R + γ P V_k and d = max_a Q_k − V_k = T V_k − V_k. For any V,
+    V + min(d)/(1 − γ) ≤ V* ≤ V + max(d)/(1 − γ) (T is monotone and T(V + c) = T V + γc).
+    Stop when span(d)/(2(1 − γ)) ≤ tol and return the midpoint
+    V = V_k + (max d + min d)/(2(1 − γ)), whose error is at most that bound, with
+    Q = Q_k + γ (max d + min d)/(2(1 − γ)): since P's rows sum to 1, that is exactly
+    R + γ P V of the returned V, so the certificate costs no extra pass over P.
+    Returns (V, Q, k, bound, converged); when not converged, V = T V_{k−1} and Q = Q_{k−1}.
     """
     g = mdp.gamma
+    S, A = mdp.R.shape
     if g == 0.0:
-        return mdp.R.max(axis=1), 1, 0.0, True
-    c = g / (1.0 - g)
+        return mdp.R.max(axis=1), mdp.R.copy(), 1, 0.0, True
+    two_1mg = 2.0 * (1.0 - g)
     Pm, R = mdp.P_matrix, mdp.R
-    S, A = R.shape
+    dense = isinstance(Pm, np.ndarray)
+    if dense and S * S * A <= kernels.SMALL_SIZE:
+        out = kernels.vi_small(Pm, R, g, V, tol, max_sweeps)  # None without numba
+        if out is not None:
+            return out
+    buf = np.empty(S * A)
+    Q = buf.reshape(S, A)
+    V = np.array(V, dtype=np.float64)
     for k in range(1, max_sweeps + 1):
-        V_new = (R + g * np.asarray(Pm @ V).reshape(S, A)).max(axis=1)
-        d = V_new - V
+        if dense:
+            np.dot(Pm, V, out=buf)
+        else:
+            buf[:] = Pm @ V
+        buf *= g
+        Q += R
+        TV = Q.max(axis=1)
+        d = TV - V
         lo, hi = d.min(), d.max()
-        bound = c * (hi - lo) / 2.0
-        V = V_new
+        bound = (hi - lo) / two_1mg
         if bound <= tol:
-            return V + c * (hi + lo) / 2.0, k, bound, True
-    return V, max_sweeps, bound, False
+            shift = (hi + lo) / two_1mg
+            return V + shift, Q + g * shift, k, bound, True
+        V = TV
+    return V, Q, max_sweeps, bound, False
 
 
 def value_iteration(mdp: TabularMDP, tol: float = 1e-10, max_sweeps: int = 1_000_000,
@@ -97,13 +117,13 @@ def value_iteration(mdp: TabularMDP, tol: float = 1e-10, max_sweeps: int = 1_000
                 return _finish(mdp, V_pi, Q, tol, "vi", sweeps, 0.0)
             V = V_pi
     V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
-    V, k, bound, ok = _vi_sweeps(mdp, V, tol, max_sweeps)
+    V, Q, k, bound, ok = _vi_sweeps(mdp, V, tol, max_sweeps)
     if not ok:
         raise RuntimeError(
             f"value iteration did not reach tol={tol:g} in {max_sweeps} sweeps "
             f"(error bound {bound:.3g}); use method='pi'"
         )
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "vi", k, bound)
+    return _finish(mdp, V, Q, tol, "vi", k, bound)
 
 
 def _one_hot(actions: np.ndarray, A: int) -> np.ndarray:
@@ -148,22 +168,47 @@ def policy_iteration(mdp: TabularMDP, tol: float = 1e-10, actions0=None,
     raise RuntimeError(f"policy iteration did not converge in {max_iterations} iterations")
 
 
-def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
-    """Span-stopped value iteration, then — only if it has not converged within a generous
-    budget of sweeps, max(2000, 20·S/A), i.e. the cost of several dense linear solves —
-    policy iteration warm-started from its greedy policy.
+#: ``auto`` tries modified policy iteration first on dense problems with S·A·S at least
+#: this (below it, per-call overheads make plain value iteration faster: BENCHMARKS.md).
+MPI_MIN_SIZE = 40_000
+#: ... for at most this many full passes, evaluating each policy by at most this many sweeps
+#: over P_π; problems whose policies mix slowly exhaust these and go on by value iteration.
+MPI_PASSES, MPI_EVAL_BUDGET = 4, 30
 
-    Why VI first: on chains that mix in a step (random dense rows) it needs a handful of
-    sweeps, and on slow-mixing chains policy iteration is no better (it moves a switch
-    point about one state per iteration: 363 iterations at S = 500 in BENCHMARKS.md,
-    against 2,213 cheap sweeps)."""
+
+def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
+    """Dense problems with S·A·S ≥ MPI_MIN_SIZE (and beyond the compiled kernel's
+    :data:`~mesabase.theory.kernels.SMALL_SIZE` when numba is installed): modified policy iteration
+    (:mod:`.mpi`) for up to MPI_PASSES full passes over P. Then (or at once, for smaller or
+    sparse problems) span-stopped value iteration from where it stopped, and — only if
+    that has not converged within a generous budget of sweeps, max(2000, 20·S/A), i.e. the
+    cost of several dense linear solves — policy iteration warm-started from its greedy
+    policy. Every path stops on a bound of ‖V − V*‖∞ ≤ tol (or is exact).
+
+    Why this order: on problems whose rows mix in a step (random dense rows) modified policy
+    iteration needs two full passes over P where value iteration needs six to nine; on
+    slow-mixing chains both policy-iteration variants move a switch point about one state
+    per pass (363 passes at S = 500 in BENCHMARKS.md), where value iteration takes 2,213
+    sweeps that each cost one pass — so MPI gets a few passes, then VI takes over."""
+    from .mpi import modified_policy_iteration
+
     S, A = mdp.n_states, mdp.n_actions
+    V0, k0 = np.zeros(S), 0
+    size = S * S * A
+    compiled = size <= kernels.SMALL_SIZE and kernels.available()
+    if not mdp.is_sparse and size >= MPI_MIN_SIZE and not compiled:
+        V, Q, _, k0, bound, ok = modified_policy_iteration(
+            mdp, tol, max_passes=MPI_PASSES, eval_budget=MPI_EVAL_BUDGET, tie_rtol=TIE_RTOL)
+        if ok:
+            return _finish(mdp, V, Q, tol, "auto:mpi", k0, bound)
+        V0 = V
     budget = max(2000, 20 * S // A)
-    V, k, bound, ok = _vi_sweeps(mdp, np.zeros(S), tol, budget)
+    V, Q, k, bound, ok = _vi_sweeps(mdp, V0, tol, budget)
     if ok:
-        return _finish(mdp, V, bellman_q(mdp, V), tol, "auto:vi", k, bound)
-    actions0 = np.argmax(bellman_q(mdp, V), axis=1)
-    return policy_iteration(mdp, tol, actions0=actions0, method="auto:pi", sweeps_before=k)
+        return _finish(mdp, V, Q, tol, "auto:vi", k0 + k, bound)
+    actions0 = np.argmax(Q, axis=1)
+    return policy_iteration(mdp, tol, actions0=actions0, method="auto:pi",
+                            sweeps_before=k0 + k)
 
 
 def backward_induction(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
