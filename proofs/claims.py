@@ -204,12 +204,19 @@ def _strategies():
                                          max_size=m.n_states * m.n_actions))).reshape(
             m.n_states, m.n_actions)
 
+    from mesabase.sims.meta.tasks import BetaTasks, DependentTasks
+
+    memoryless = st.tuples(
+        st.sampled_from((BetaTasks(2), DependentTasks(), BetaTasks(2, prior=(2, 1)))),
+        st.integers(1, 4), st.lists(halves, min_size=2, max_size=2),
+        st.lists(st.floats(-10, 10), min_size=2, max_size=2))
+
     return dict(mdps=mdps(**small), histories=histories(st.integers(1, 3), st.integers(1, 3)),
         bandit_histories=histories(st.just(1), st.integers(2, 3)),
         decomposition=decomposition_cases(),
         logit_bandits=logit_bandits(), seeded_bandits=st.tuples(
             bandits(n_arms=st.integers(2, 3), reward_range=(0, 1)), st.integers(0, 2**16)),
-        mdp_logits=mdp_logits())
+        mdp_logits=mdp_logits(), memoryless=memoryless)
 
 
 def _history(S, A, steps):
@@ -341,6 +348,13 @@ def _visited_agreement(case) -> bool:
     return bool(not agree[visited].all() or agree.all())
 
 
+def _memoryless_below_bayes(case) -> bool:
+    from mesabase.sims.meta.maml import memoryless_gap
+
+    tasks, H, theta0, eta = case
+    return memoryless_gap(theta0, eta, tasks, H) >= -1e-12
+
+
 def _registry() -> tuple[Claim, ...]:
     s = _strategies()
     C = Claim
@@ -375,6 +389,12 @@ def _registry() -> tuple[Claim, ...]:
           s["mdp_logits"], _visited_agreement, False, "off the visited states the learner "
           "keeps its initialisation while π*_t follows the unvisited rule",
           "agree on visited => agree everywhere"),
+        C("a memoryless softmax learner updated by REINFORCE within the episode (any initial "
+          "logits θ0, any step sizes η) never beats the Bayes-optimal value (exact, to 1e-12)",
+          s["memoryless"], _memoryless_below_bayes, True, "it is one history-dependent policy "
+          "of the Bayes-adaptive bandit, whose optimum the belief-MDP backward induction "
+          "attains: statistics in weights cannot beat statistics in activations",
+          "memoryless <= Bayes-optimal"),
     )
 
 

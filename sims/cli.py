@@ -3,6 +3,8 @@
     mesabase demo [--out DIR] [--quick]       every shipped scenario, attributed (the main job)
     mesabase run SCENARIO [--seeds N] [--steps T] [--learner NAME] [--record-every K]
                           [--environment train|deploy] [--out DIR]
+    mesabase run meta-bandits [--quick] [--horizons H,H,…] [--arms K] [--family beta|dependent]
+                          [--tasks N] [--seeds N] [--meta-steps N] [--out DIR]
     mesabase solvers [--quick]                the exact solvers on published problems
     mesabase claims [--max-examples N]        the argument's claims, checked by hypothesis
     mesabase --version | --help
@@ -131,11 +133,12 @@ def _one(name: str, sz: dict, out, dpi):
 
 
 def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="demo",
-                  dpi: int | None = None) -> int:
+                  dpi: int | None = None, study: dict | None = None) -> int:
     """Run the scenarios ``names`` (``sizes``: name → :func:`scenario_sizes`), with a progress
-    bar, write their tables and figures under ``out``, then rebuild ``summary.csv``,
-    ``report.md`` and the behaviour figure from every scenario folder there. Returns an exit
-    code."""
+    bar, write their tables and figures under ``out``, then (``study``: the sizes of
+    :func:`mesabase.sims.meta.study.study_sizes`) the meta-bandits study, then rebuild
+    ``summary.csv``, ``report.md`` and the behaviour figure from every scenario folder there.
+    Returns an exit code."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -158,6 +161,10 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
                    f"{f.spec_gap.mean():.3g} + history {f.history_gap.mean():.3g} + learner "
                    f"{f.learner_gap.mean():.3g}   (run {sim:.1f} s, figures {fig:.1f} s)",
                    file=stream)
+    if study is not None:
+        from .meta.study import run_study
+
+        run_study(out, study, stream=stream, dpi=dpi)
     header = (f"Written by `mesabase {command}` (mesabase {_version()}). "
               f"{check[0].upper()}{check[1:]}.")
     summary, t = _timed(update_results, out, header, dpi)
@@ -170,13 +177,15 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
 
 def demo(out=RESULTS_DIR, quick: bool = False, stream=None) -> int:
     """Run every shipped scenario (and the registered controls) at default sizes, or
-    ``quick`` ones, into ``out`` (:func:`run_scenarios`). Returns an exit code."""
+    ``quick`` ones, and the meta-bandits study at its small sizes, into ``out``
+    (:func:`run_scenarios`). Returns an exit code."""
+    from .meta.study import study_sizes
     from .scenarios import get_scenario
 
     names = demo_scenarios()
     sizes = {n: scenario_sizes(get_scenario(n), quick=quick) for n in names}
     return run_scenarios(names, out, sizes=sizes, stream=stream, command="demo",
-                         dpi=QUICK_DPI if quick else None)
+                         dpi=QUICK_DPI if quick else None, study=study_sizes(quick=True))
 
 
 # ---- the solver showcase ------------------------------------------------------------------
@@ -316,9 +325,12 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"results folder (default ./{RESULTS_DIR})")
     d.add_argument("--quick", action="store_true", help="small sizes (3 seeds, 1/4 of the "
                    "steps, low-resolution PNGs): a smoke test")
-    r = sub.add_parser("run", help="run one scenario into the results folder")
-    r.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO",
-                   help=f"one of: {', '.join(SCENARIOS)}")
+    from .meta.study import STUDY
+
+    r = sub.add_parser("run", help="run one scenario, or the meta-bandits study, into the "
+                                   "results folder")
+    r.add_argument("scenario", choices=[*SCENARIOS, STUDY], metavar="SCENARIO",
+                   help=f"one of: {', '.join([*SCENARIOS, STUDY])}")
     r.add_argument("--seeds", type=int, metavar="N", help="number of seeds")
     r.add_argument("--steps", type=int, metavar="T", help="steps per seed")
     r.add_argument("--record-every", type=int, metavar="K",
@@ -328,6 +340,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="where to attribute (default: deployment when there is one)")
     r.add_argument("--out", default=RESULTS_DIR, metavar="DIR",
                    help=f"results folder (default ./{RESULTS_DIR})")
+    m = r.add_argument_group(f"{STUDY} only")
+    m.add_argument("--quick", action="store_true", help="small sizes (horizons 2,4,8; 200 "
+                   "tasks x 2 seeds)")
+    m.add_argument("--horizons", type=_int_list, metavar="H,H,...",
+                   help="horizons (default 2,5,10,20,40)")
+    m.add_argument("--arms", type=int, metavar="K", help="arms (default 2)")
+    m.add_argument("--family", choices=("beta", "dependent"),
+                   help="independent Beta(1,1) arms (default) or p2 = 1 - p1")
+    m.add_argument("--tasks", type=int, metavar="N", help="tasks per horizon (default 500)")
+    m.add_argument("--meta-steps", type=int, metavar="N",
+                   help="meta-training steps of MAML, Meta-SGD and the belief policy "
+                        "(default 100)")
     s = sub.add_parser("solvers", help="solve published problems with every method and show "
                                        "that they agree")
     s.add_argument("--quick", action="store_true", help="a shorter run")
@@ -347,13 +371,53 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas; got "
+                                         f"{text!r}") from None
+
+
+_STUDY_OPTIONS = ("quick", "horizons", "arms", "family", "tasks", "meta_steps")
+_SCENARIO_OPTIONS = ("steps", "record_every", "learner", "environment")
+
+
+def _only_study(parser, args):
+    for k in _STUDY_OPTIONS:
+        if getattr(args, k) not in (None, False):
+            parser.error(f"--{k.replace('_', '-')} applies to meta-bandits only")
+
+
+def _run_study(parser, args) -> int:
+    from .meta.study import study_sizes
+
+    for k in _SCENARIO_OPTIONS:
+        if getattr(args, k) is not None:
+            parser.error(f"--{k.replace('_', '-')} does not apply to meta-bandits")
+    try:
+        sizes = study_sizes(args.quick, horizons=args.horizons, n_arms=args.arms,
+                            family=args.family, n_tasks=args.tasks, n_seeds=args.seeds,
+                            meta_steps=args.meta_steps)
+    except ValueError as e:
+        parser.error(str(e))
+    if sizes["family"] == "dependent" and sizes["n_arms"] != 2:
+        parser.error("--family dependent has two arms (p2 = 1 - p1); drop --arms")
+    return run_scenarios([], args.out, sizes={}, command="run meta-bandits", study=sizes,
+                         dpi=QUICK_DPI if args.quick else None)
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.out, quick=args.quick)
+    if args.command == "run" and args.scenario == "meta-bandits":
+        return _run_study(parser, args)
     if args.command == "run":
         from .scenarios import get_scenario
+
+        _only_study(parser, args)
 
         sc = get_scenario(args.scenario)
         try:

@@ -404,5 +404,8 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
     if verdicts:
         lines += ["![Behaviour attribution across scenarios](behaviours.png)", ""]
     lines += [_section(out, n) for n in names]
+    from .meta.study import study_section
+
+    lines += study_section(out)
     _write_text(out / "report.md", "\n".join(lines).rstrip() + "\n")
     return summary

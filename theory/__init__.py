@@ -15,6 +15,13 @@ from .attribution import (
     verdict,
     verdict_fractions,
 )
+from .bandits import (
+    BayesBandit,
+    bayes_optimal_bandit,
+    bayes_optimal_dependent,
+    belief_mdp,
+    belief_states,
+)
 from .batch import MDPBatch, solution_item, solve_batch
 from .convert import from_gym, from_mdptoolbox
 from .empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
@@ -29,6 +36,7 @@ from .evaluation import (
     q_values,
 )
 from .exact import evaluate_exact, solve_exact
+from .gittins import gittins_index, gittins_table
 from .history import History
 from .incremental import IncrementalCE
 from .lp import occupancy_lp, solve_cvxpy, solve_lp
@@ -56,4 +64,6 @@ __all__ = [
     "decompose", "Decomposition", "behaviour_values", "behaviour_range", "verdict", "Verdict",
     "verdict_fractions", "proportion", "attribute", "solve_restricted", "restricted_optima",
     "argmax_set_allowed", "IncrementalCE",
+    "BayesBandit", "belief_states", "bayes_optimal_bandit", "bayes_optimal_dependent",
+    "belief_mdp", "gittins_index", "gittins_table",
 ]

@@ -1,0 +1,76 @@
+"""mesabase.sims.meta: learning to learn on Bernoulli bandits (issue 6, seed 000).
+
+Task distributions (:mod:`.tasks`), the Agent protocol and common-random-number rollouts
+(:mod:`.rollout`), the classical agents (:mod:`.agents`), the memoryless learner and its
+MAML / Meta-SGD initialisations (:mod:`.memoryless`, :mod:`.maml`), the meta-trained
+belief-state policy (:mod:`.belief`) and the meta-bandits study (:mod:`.experiment`).
+"""
+
+from .agents import (
+    UCB1,
+    BayesOptimalAgent,
+    GittinsAgent,
+    GittinsState,
+    Greedy,
+    PriorState,
+    Thompson,
+    random_argmax,
+)
+from .belief import (
+    BeliefPolicy,
+    belief_policy_value,
+    log_marginal,
+    predictive,
+    task_prior,
+    train_belief_policy,
+)
+from .experiment import (
+    COLUMNS,
+    FAMILIES,
+    SUMMARY_COLUMNS,
+    AgentSpec,
+    classical_agents,
+    default_agents,
+    exact_bayes_regret,
+    make_tasks,
+    meta_bandits,
+    meta_learned_agents,
+    plot_meta_bandits,
+    summarise,
+)
+from .maml import (
+    MAX_SEQUENCES,
+    GradientEstimate,
+    MetaResult,
+    Outcomes,
+    enumerate_outcomes,
+    maml_gradient,
+    maml_objective,
+    memoryless_gap,
+    meta_train,
+    score_gradient,
+)
+from .memoryless import MemorylessReinforce, MemorylessState, check_theta_eta
+from .rollout import Agent, NoState, Rollout, rollout, sample_arms, split_seed
+from .tasks import QUAD_TOL, BetaTasks, DependentTasks
+
+__all__ = [
+    # tasks
+    "BetaTasks", "DependentTasks", "QUAD_TOL",
+    # rollout
+    "Agent", "NoState", "Rollout", "rollout", "sample_arms", "split_seed",
+    # classical agents
+    "BayesOptimalAgent", "GittinsAgent", "GittinsState", "UCB1", "Thompson", "Greedy",
+    "PriorState", "random_argmax",
+    # memoryless learner, MAML / Meta-SGD
+    "MemorylessReinforce", "MemorylessState", "check_theta_eta",
+    "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
+    "maml_objective", "maml_gradient", "score_gradient", "meta_train", "memoryless_gap",
+    # belief-state policy
+    "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",
+    "train_belief_policy",
+    # the study
+    "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "make_tasks", "classical_agents",
+    "meta_learned_agents", "default_agents", "meta_bandits", "exact_bayes_regret",
+    "summarise", "plot_meta_bandits",
+]

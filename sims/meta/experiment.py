@@ -1,0 +1,391 @@
+"""The meta-bandits study: Bayes regret versus horizon for every agent (issue 6).
+
+Sweep (data) → run (:func:`meta_bandits`, a tidy table) → analysis (:func:`summarise`) →
+figure (:func:`plot_meta_bandits`), as in bsuite; figures come from the saved tables.
+
+For each horizon H, n_tasks tasks p ∼ prior are drawn and each is run n_seeds times (rows
+= tasks × seeds, row = task · n_seeds + seed) by every agent, all agents on the *same* tasks
+and the same outcome table (common random numbers, :mod:`.rollout`). Per row,
+
+    regret = H · maxₖ pₖ − Σₜ p[a_t]     (pseudo-regret; its mean over the prior is the
+                                          Bayes regret  R_H = H · E[maxₖ pₖ] − E[Σₜ p[a_t]])
+
+and ``return`` = Σₜ rₜ, the realised total reward. The Bayes-optimal agent's Bayes regret is
+also known exactly, H · E[maxₖ pₖ] − V*_H with V*_H = ``tasks.bayes(H).value``
+(:func:`exact_bayes_regret`), which the Monte-Carlo mean must straddle.
+
+Seeds. From ``seed`` (an int), for each horizon value H: the tasks are drawn from
+``SeedSequence(seed, spawn_key=(0, H))``, the rollouts of every agent use
+``SeedSequence(seed, spawn_key=(1, H))`` and an :class:`AgentSpec` named m is built (e.g.
+meta-trained) with ``SeedSequence(seed, spawn_key=(2, H, crc32(m)))``. Keys are values, not
+positions, so adding an agent or a horizon changes no other number.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from ..figures import BLOG_WIDTH, _figure, _need, _styled, save_figure
+from ..render import OKABE_ITO
+from .agents import UCB1, BayesOptimalAgent, GittinsAgent, Greedy, Thompson
+from .belief import train_belief_policy
+from .maml import meta_train
+from .memoryless import MemorylessReinforce
+from .rollout import Agent, rollout
+from .tasks import BetaTasks, DependentTasks
+
+__all__ = ["AgentSpec", "FAMILIES", "make_tasks", "classical_agents", "meta_learned_agents",
+           "default_agents", "meta_bandits",
+           "exact_bayes_regret", "summarise", "plot_meta_bandits", "COLUMNS",
+           "SUMMARY_COLUMNS"]
+
+#: The task families by name.
+FAMILIES = ("beta", "dependent")
+#: Columns of the tidy table of :func:`meta_bandits`.
+COLUMNS = ("agent", "horizon", "task", "seed", "regret", "return")
+#: Columns of :func:`summarise`.
+SUMMARY_COLUMNS = ("agent", "horizon", "n", "n_tasks", "regret", "sd", "ci_low", "ci_high",
+                   "exact_regret", "mean_return")
+
+
+class AgentSpec(NamedTuple):
+    """An agent built per horizon: ``make(tasks, horizon, seed) -> Agent``, where ``seed`` is
+    the :class:`numpy.random.SeedSequence` of (horizon, crc32(name)); ``name`` labels it."""
+
+    name: str
+    make: Callable
+
+
+def make_tasks(family: str = "beta", n_arms: int = 2, prior=(1, 1)):
+    """:class:`~.tasks.BetaTasks` (``"beta"``) or :class:`~.tasks.DependentTasks`
+    (``"dependent"``, which needs n_arms = 2)."""
+    if family == "beta":
+        return BetaTasks(n_arms, prior)
+    if family == "dependent":
+        if n_arms != 2:
+            raise ValueError(f"n_arms must be 2 for family='dependent'; got {n_arms!r}")
+        return DependentTasks(prior)
+    raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
+
+
+_BAYES: dict = {}
+
+
+def _bayes(tasks, horizon: int, exact: bool):
+    """``tasks.bayes(horizon, exact)``, memoised on (family, K, prior, H, exact)."""
+    key = (tasks.key, int(horizon), bool(exact))
+    if key not in _BAYES:
+        if len(_BAYES) >= 32:
+            _BAYES.clear()
+        _BAYES[key] = tasks.bayes(int(horizon), exact=bool(exact))
+    return _BAYES[key]
+
+
+def exact_bayes_regret(tasks, horizon: int, exact: bool = False) -> float | Fraction:
+    """R*_H = H · E[maxₖ pₖ] − V*_H, the Bayes regret of the Bayes-optimal agent, exactly
+    (a Fraction when ``exact`` and E[max] has a closed form; else float, E[max] to
+    :data:`~.tasks.QUAD_TOL`).
+
+    Example (K = 2, uniform prior, H = 1: V* = 1/2, E[max] = 2/3):
+      >>> exact_bayes_regret(BetaTasks(2), 1, exact=True)
+      Fraction(1, 6)
+    """
+    value = _bayes(tasks, horizon, exact).value
+    if exact:
+        return horizon * tasks.expected_max(exact=True) - Fraction(value)
+    return float(horizon * tasks.expected_max() - float(value))
+
+
+def _prior_of(tasks) -> np.ndarray:
+    """The per-arm marginal priors (K, 2) the independent-arm agents use; for the dependent
+    family p₂ = 1 − p₁ ∼ Beta(β, α)."""
+    if tasks.family == "dependent":
+        a, b = tasks.prior
+        return np.array([[a, b], [b, a]])
+    return np.asarray(tasks.prior)
+
+
+def _gittins_gamma(horizon: int) -> float:
+    """γ = 1 − 1/H (the effective horizon matching H), clipped to [½, 0.95]: the cost of the
+    index table grows steeply with γ (0.4 s at γ = 0.9, 2.5 s at 0.95, 40 s at 0.975 for
+    40 pulls)."""
+    return min(0.95, max(0.5, 1.0 - 1.0 / horizon))
+
+
+def classical_agents(exact: bool = False) -> list:
+    """bayes-optimal (the exact DP, in ``exact`` arithmetic), gittins (γ = 1 − 1/H clipped to
+    [½, 0.95], :func:`_gittins_gamma`), ucb1, thompson and greedy (the last three with the
+    tasks' per-arm marginal priors)."""
+    return [
+        AgentSpec("bayes-optimal",
+                  lambda tasks, H, ss: BayesOptimalAgent(_bayes(tasks, H, exact))),
+        AgentSpec("gittins", lambda tasks, H, ss: GittinsAgent(_gittins_gamma(H),
+                                                               _prior_of(tasks))),
+        UCB1(),
+        AgentSpec("thompson", lambda tasks, H, ss: Thompson(_prior_of(tasks))),
+        AgentSpec("greedy", lambda tasks, H, ss: Greedy(_prior_of(tasks))),
+    ]
+
+
+def _int_seed(ss: np.random.SeedSequence) -> int:
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def meta_learned_agents(steps: int = 100, n_samples: int = 1024, batch: int = 512,
+                        exact_up_to: int = 4**8) -> list:
+    """The learners of :mod:`.memoryless`, :mod:`.maml` and :mod:`.belief`, trained per
+    horizon on the study's task distribution (seeded from the spec's SeedSequence):
+
+    * ``reinforce``: :class:`~.memoryless.MemorylessReinforce` from θ₀ = 0, η = 1
+      (statistics in weights, nothing meta-learned);
+    * ``maml``: the same learner with θ₀ from :func:`~.maml.meta_train` (η = 1 fixed);
+    * ``meta-sgd``: θ₀ and per-arm η from ``meta_train(meta_sgd=True)``;
+    * ``belief-rl``: a :class:`~.belief.BeliefPolicy` meta-trained by REINFORCE across tasks
+      (:func:`~.belief.train_belief_policy`, statistics in "activations").
+
+    Args:
+      steps: training steps of each meta-learner.
+      n_samples: episodes per step of the score-function estimator (MAML / Meta-SGD) when
+        the meta-gradient is not exact; it is exact when (2K)ᴴ ≤ ``exact_up_to``.
+      batch: episodes per step of the belief-policy training.
+    """
+    def memoryless(meta_sgd: bool):
+        def make(tasks, H, ss):
+            res = meta_train(tasks, H, meta_sgd=meta_sgd, steps=steps, seed=_int_seed(ss),
+                             exact=(2 * tasks.n_arms) ** H <= exact_up_to,
+                             n_samples=n_samples)
+            return MemorylessReinforce(res.theta0, res.eta)
+        return make
+
+    return [
+        AgentSpec("reinforce",
+                  lambda tasks, H, ss: MemorylessReinforce(np.zeros(tasks.n_arms), 1.0)),
+        AgentSpec("maml", memoryless(False)),
+        AgentSpec("meta-sgd", memoryless(True)),
+        AgentSpec("belief-rl", lambda tasks, H, ss: train_belief_policy(
+            tasks, H, steps=steps, batch=batch, seed=ss)[0]),
+    ]
+
+
+def default_agents(exact: bool = False, meta_steps: int = 100) -> list:
+    """:func:`classical_agents` then :func:`meta_learned_agents` (``steps=meta_steps``)."""
+    return classical_agents(exact) + meta_learned_agents(steps=meta_steps)
+
+
+def _positive_int(x, name: str) -> int:
+    if not isinstance(x, Integral) or isinstance(x, bool) or x < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {x!r}")
+    return int(x)
+
+
+def _labels(agents) -> list[str]:
+    labels = []
+    for i, a in enumerate(agents):
+        if isinstance(a, AgentSpec):
+            if not isinstance(a.name, str) or not callable(a.make):
+                raise ValueError(f"agents[{i}]: an AgentSpec needs a str name and a callable "
+                                 f"make; got {a!r}")
+            labels.append(a.name)
+        elif isinstance(a, Agent):
+            labels.append(a.name)
+        else:
+            raise ValueError(f"agents[{i}] must be an Agent or an AgentSpec; got "
+                             f"{type(a).__name__}")
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ValueError(f"agents have duplicate names {dup}; give each a distinct name")
+    return labels
+
+
+def meta_bandits(horizons: Sequence[int] = (2, 5, 10, 20, 40), n_arms: int = 2,
+                 family: str = "beta", n_tasks: int = 500, n_seeds: int = 4, seed: int = 0,
+                 agents: Sequence | None = None, exact: bool = False, prior=(1, 1),
+                 progress: Callable[[str, int], None] | None = None) -> pd.DataFrame:
+    """Run every agent on the same tasks and seeds at each horizon; a tidy table.
+
+    Args:
+      horizons: distinct ints H ≥ 1.
+      n_arms: K ≥ 1 (2 for ``family="dependent"``).
+      family: ``"beta"`` (independent pₖ ∼ Beta(prior)) or ``"dependent"`` (p₂ = 1 − p₁).
+      n_tasks, n_seeds: tasks per horizon, and runs per task (rows = n_tasks · n_seeds).
+      seed: int ≥ 0, the root of every random number (see the module docstring).
+      agents: Agents (used as they are at every horizon) and :class:`AgentSpec` s (built per
+        horizon); None for :func:`default_agents` (the classical and the meta-learned
+        agents). Names must be distinct.
+      exact: solve the Bayes-optimal DP in exact rational arithmetic (slow beyond small H).
+      prior: (α, β), or (K, 2) for ``"beta"``.
+      progress: called as ``progress(agent_name, horizon)`` after each cell, if given.
+
+    Returns:
+      DataFrame with columns :data:`COLUMNS` = agent (str), horizon, task, seed (int64),
+      regret (float64), return (int64); one row per (agent, horizon, task, seed), agents in
+      the given order. ``df.attrs`` records family, n_arms, prior, exact and seed (used by
+      :func:`summarise`).
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
+    n_arms = _positive_int(n_arms, "n_arms")
+    tasks = make_tasks(family, n_arms, prior)
+    n_tasks, n_seeds = _positive_int(n_tasks, "n_tasks"), _positive_int(n_seeds, "n_seeds")
+    if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    if isinstance(horizons, (str, bytes)) or not isinstance(horizons, Sequence) \
+            or len(horizons) == 0:
+        raise ValueError(f"horizons must be a non-empty sequence of ints; got {horizons!r}")
+    hs = [_positive_int(h, "horizons") for h in horizons]
+    if len(set(hs)) != len(hs):
+        raise ValueError(f"horizons must be distinct; got {list(horizons)!r}")
+    if not isinstance(exact, bool):
+        raise ValueError(f"exact must be a bool; got {exact!r}")
+    if agents is None:
+        agents = default_agents(exact)
+    agents = list(agents)
+    if not agents:
+        raise ValueError("agents must not be empty")
+    labels = _labels(agents)
+    task_col = np.repeat(np.arange(n_tasks, dtype=np.int64), n_seeds)
+    seed_col = np.tile(np.arange(n_seeds, dtype=np.int64), n_tasks)
+    frames = []
+    for H in hs:
+        p = tasks.sample(n_tasks, np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(0, H))))
+        rows = np.repeat(p, n_seeds, axis=0)
+        for label, a in zip(labels, agents, strict=True):
+            if isinstance(a, AgentSpec):
+                ss = np.random.SeedSequence(seed, spawn_key=(2, H, zlib.crc32(label.encode())))
+                a = a.make(tasks, H, ss)
+            out = rollout(a, rows, H, np.random.SeedSequence(seed, spawn_key=(1, H)))
+            frames.append(pd.DataFrame({
+                "agent": label, "horizon": np.int64(H), "task": task_col, "seed": seed_col,
+                "regret": out.regret, "return": out.rewards.sum(axis=1, dtype=np.int64)}))
+            if progress is not None:
+                progress(label, H)
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs = {"family": family, "n_arms": n_arms, "prior": np.asarray(prior).tolist(),
+                "exact": exact, "seed": int(seed)}
+    return df
+
+
+def summarise(df: pd.DataFrame, tasks=None, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean Bayes regret per (agent, horizon) with a Student-t interval, and the exact value.
+
+    The rows of a task share p, so they are not independent; the task means are. With
+    yⱼ the mean regret of task j over its seeds (m tasks in the cell),
+
+        ȳ = Σⱼ yⱼ / m,   s² = Σⱼ (yⱼ − ȳ)² / (m − 1),   ȳ ± t_{(1+c)/2, m−1} · s / √m
+
+    (NaN when m = 1). With one seed per task this is the t-interval over the rows; with
+    several it is the task-clustered interval (an interval over all tasks × seeds rows as if
+    independent would be too narrow: its coverage of the exact Bayes regret was ≈ 0.90 for
+    a nominal 0.95 at H = 5, 500 tasks × 4 seeds). ``sd`` is s, the sd of the task means.
+
+    ``exact_regret`` is :func:`exact_bayes_regret` (float) on the ``"bayes-optimal"`` rows,
+    NaN elsewhere; the tasks come from ``tasks`` or else ``df.attrs`` (as written by
+    :func:`meta_bandits`), and the column is NaN when neither says.
+
+    Returns:
+      DataFrame with :data:`SUMMARY_COLUMNS`: agent, horizon, n (rows), n_tasks, regret
+      (ȳ), sd, ci_low, ci_high, exact_regret, mean_return; agents in order of appearance,
+      horizons ascending.
+    """
+    df = _need(df, list(COLUMNS), "df")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    if tasks is None and {"family", "n_arms", "prior"} <= set(df.attrs):
+        a = df.attrs
+        tasks = make_tasks(a["family"], a["n_arms"], a["prior"])
+    exact = bool(df.attrs.get("exact", False))
+    order = {a: i for i, a in enumerate(dict.fromkeys(df["agent"]))}
+    per_task = df.groupby(["agent", "horizon", "task"], sort=False).agg(
+        y=("regret", "mean"), rows=("regret", "size"), ret=("return", "mean"))
+    g = per_task.groupby(level=["agent", "horizon"], sort=False)
+    out = g["y"].agg(n_tasks="size", regret="mean", sd="std").reset_index()
+    out["n"] = g["rows"].sum().to_numpy()
+    out["mean_return"] = g["ret"].mean().to_numpy()
+    m = out["n_tasks"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        tq = np.where(m > 1, stats.t.ppf((1 + confidence) / 2, np.maximum(m - 1, 1)), np.nan)
+    half = tq * out["sd"].to_numpy() / np.sqrt(m)
+    out["ci_low"], out["ci_high"] = out["regret"] - half, out["regret"] + half
+    out["exact_regret"] = [
+        float(exact_bayes_regret(tasks, int(h), exact)) if tasks is not None
+        and a == "bayes-optimal" else np.nan
+        for a, h in zip(out["agent"], out["horizon"], strict=True)]
+    out["_o"] = out["agent"].map(order)
+    out = out.sort_values(["_o", "horizon"], kind="stable").drop(columns="_o")
+    return out[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
+_LINES = ("-", "--", "-.", ":")
+
+
+@_styled
+def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None) -> Figure:
+    """Bayes regret versus horizon, one line per agent with its confidence band (the
+    ``ci_low``/``ci_high`` of :func:`summarise`), the Bayes-optimal agent in black, and its
+    exact Bayes regret (open diamonds) where known. Log-scaled horizon axis, ticks at the
+    horizons of the table.
+
+    Args:
+      summary: the table of :func:`summarise`.
+      path: if given, a path stem (a ``.png``/``.svg`` suffix is dropped): the figure is
+        saved as ``{stem}.png`` and ``{stem}.svg`` (:func:`~mesabase.sims.figures.save_figure`).
+      title: the figure title (the default names the bands as 95% t-intervals over tasks).
+
+    Returns:
+      The matplotlib Figure.
+    """
+    df = _need(summary, ["agent", "horizon", "regret", "ci_low", "ci_high"], "summary")
+    fig = _figure(BLOG_WIDTH, 4.8)
+    ax = fig.subplots()
+    colours = [c for k, c in OKABE_ITO.items() if k not in ("black", "yellow")] \
+        + ["#999999", OKABE_ITO["yellow"]]
+    i = 0
+    for agent in dict.fromkeys(df["agent"]):
+        d = df[df["agent"] == agent].sort_values("horizon")
+        if agent == "bayes-optimal":
+            colour, style, marker = OKABE_ITO["black"], "-", "o"
+        else:
+            colour = colours[i % len(colours)]
+            style, marker = _LINES[(i + 1) % len(_LINES)], _MARKERS[(i + 1) % len(_MARKERS)]
+            i += 1
+        h = d["horizon"].to_numpy(dtype=float)
+        ax.plot(h, d["regret"].to_numpy(dtype=float), color=colour, label=str(agent),
+                linestyle=style, marker=marker, markersize=5)
+        ax.fill_between(h, d["ci_low"].to_numpy(dtype=float),
+                        d["ci_high"].to_numpy(dtype=float), color=colour, alpha=0.15,
+                        linewidth=0)
+    if "exact_regret" in df:
+        ex = df.dropna(subset=["exact_regret"])
+        if not ex.empty:
+            ax.plot(ex["horizon"].to_numpy(dtype=float),
+                    ex["exact_regret"].to_numpy(dtype=float), linestyle="none", marker="D",
+                    markerfacecolor="none", markeredgecolor=OKABE_ITO["black"],
+                    markersize=9, label="bayes-optimal (exact)")
+    hs = sorted(set(df["horizon"].astype(int)))
+    if len(hs) > 1 and hs[0] > 0:
+        ax.set_xscale("log")
+    ax.set_xticks(hs, [str(h) for h in hs])
+    ax.minorticks_off()
+    ax.set_xlabel("horizon H (pulls)")
+    ax.set_ylabel("Bayes regret  H·E[max p] − E[Σₜ p(aₜ)]")
+    ax.set_title(title or "Bayes regret versus horizon (bands: 95% t-intervals over tasks)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
+               frameon=False)
+    if path is not None:
+        stem = str(path)
+        for ext in (".png", ".svg"):
+            if stem.endswith(ext):
+                stem = stem[: -len(ext)]
+        save_figure(fig, stem)
+    return fig
