@@ -5,6 +5,8 @@
                           [--environment train|deploy] [--out DIR]
     mesabase run meta-bandits [--quick] [--horizons H,H,…] [--arms K] [--family beta|dependent]
                           [--tasks N] [--seeds N] [--meta-steps N] [--out DIR]
+    mesabase sweep SPEC.toml [--executor serial|local|dask] [--scheduler ADDRESS] [--out STORE]
+    mesabase results STORE [--csv FILE]       a sweep's results store: summary or CSV
     mesabase solvers [--quick]                the exact solvers on published problems
     mesabase claims [--max-examples N]        the argument's claims, checked by hypothesis
     mesabase --version | --help
@@ -368,6 +370,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--max-examples", type=int, default=60, metavar="N",
                    help="cases hypothesis tries per claim (default 60)")
     c.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
+    from .sweep_cli import add_parsers
+
+    add_parsers(sub)  # sweep, results
     return p
 
 
@@ -435,6 +440,10 @@ def main(argv=None) -> int:
         if args.max_examples < 1:
             parser.error(f"--max-examples must be >= 1; got {args.max_examples}")
         return claims(args.max_examples, seed=args.seed)
+    if args.command in ("sweep", "results"):
+        from .sweep_cli import results_main, sweep_main
+
+        return (sweep_main if args.command == "sweep" else results_main)(args)
     parser.print_help()
     return 0
 
