@@ -54,10 +54,13 @@ def log(*a):
     print(f"[{time.perf_counter() - T0:6.1f} s]", *a, file=sys.stderr, flush=True)
 
 
-def timed(f, repeat=5, budget=2.0):
-    """(best seconds, runs, last result) of up to `repeat` calls within `budget` seconds."""
+def timed(f, repeat=5, budget=2.0, min_time=0.2, max_runs=1000):
+    """(best seconds, runs, last result): at least `repeat` calls (fewer only past `budget`
+    seconds), and for fast calls more, until `min_time` seconds or `max_runs` calls — the
+    best of many is robust to other processes' noise on sub-millisecond calls."""
     times, out = [], None
-    while len(times) < repeat and sum(times) <= budget:
+    while ((len(times) < repeat or (sum(times) < min_time and len(times) < max_runs))
+           and sum(times) <= budget):
         t0 = time.perf_counter()
         out = f()
         times.append(time.perf_counter() - t0)

@@ -235,7 +235,7 @@ def report(cfg, mach, bw, dense, sweep, chain, sparse, nnz, batch, lp, cyc, elap
                 default=(math.nan, ""))
     L.append(f"- ValueIteration stops on a span rule and returns its last iterate: at its default "
              f"ε = 0.01 it was off by up to {worst[0]:.3g} ({worst[1]}; table 2, last error "
-             "column). mesabase stops when γ/(1 − γ)·span/2 ≤ tol and returns the midpoint, "
+             "column). mesabase stops when span/(2(1 − γ)) ≤ tol and returns the midpoint, "
              "whose error that bounds.")
     if lp is None:
         L.append("- LP (`mdptoolbox.mdp._LP`, needs cvxopt, not installed here): its reward vector "
