@@ -36,7 +36,7 @@ def _check(sol, mdp, tol=TOL):
        gamma=st.sampled_from([0.5, 0.9, 0.99]))
 @settings(max_examples=15)
 def test_auto_uses_modified_policy_iteration_on_large_dense_problems(seed, S, A, gamma):
-    assert S * S * A > kernels.SMALL_SIZE
+    assert S * S * A > kernels.SMALL_SIZE and A >= solvers.MPI_MIN_ACTIONS
     mdp = _random(seed, S, A, gamma)
     sol = solve(mdp, "auto", TOL)
     assert sol.method == "auto:mpi"
@@ -68,15 +68,18 @@ def test_modified_policy_iteration_rejects_what_it_does_not_solve():
         modified_policy_iteration(TabularMDP(P, np.zeros((2, 1)), gamma=0.0), 1e-8)
 
 
-def _slow_chain(n, gamma=0.99):
-    """Noisy chain (see test_solvers): policies mix slowly, so MPI's passes run out."""
-    P = np.zeros((n, 2, n))
+def _slow_chain(n, gamma=0.99, n_actions=2):
+    """Noisy chain (see test_solvers): policies mix slowly, so MPI's passes run out.
+    Actions beyond the first two repeat them (a, a mod 2)."""
+    P = np.zeros((n, n_actions, n))
+    moves = [(0.4, 0.3, 0.3), (0.3, 0.3, 0.4)]
     for s in range(n):
-        for a, (back, stay, fwd) in enumerate([(0.4, 0.3, 0.3), (0.3, 0.3, 0.4)]):
+        for a in range(n_actions):
+            back, stay, fwd = moves[a % 2]
             P[s, a, max(s - 1, 0)] += back
             P[s, a, s] += stay
             P[s, a, min(s + 1, n - 1)] += fwd
-    R = np.zeros((n, 2))
+    R = np.zeros((n, n_actions))
     R[n - 1, :] = 1.0
     R[0, :] = 0.05
     return TabularMDP(P, R, gamma=gamma)
@@ -84,7 +87,7 @@ def _slow_chain(n, gamma=0.99):
 
 def test_auto_goes_on_by_value_iteration_when_mpi_passes_run_out(monkeypatch):
     monkeypatch.setattr(kernels, "_kernel", False)  # the numpy path, whatever is installed
-    mdp = _slow_chain(150)  # S·A·S = 45,000 ≥ MPI_MIN_SIZE
+    mdp = _slow_chain(100, n_actions=solvers.MPI_MIN_ACTIONS)  # S·A·S = 60,000
     V, *_, ok = modified_policy_iteration(mdp, TOL, max_passes=solvers.MPI_PASSES,
                                           eval_budget=solvers.MPI_EVAL_BUDGET)
     assert not ok
@@ -132,7 +135,15 @@ def test_every_auto_path_on_one_problem(monkeypatch, use_numba):
         pytest.importorskip("numba")
     else:
         monkeypatch.setattr(kernels, "_kernel", False)
-    for S, A in [(8, 2), (60, 4), (120, 4)]:
+    for S, A in [(8, 2), (60, 4), (120, 4), (90, 6)]:
         mdp = _random(7, S, A, 0.95)
         _check(solve(mdp, "auto", TOL), mdp)
         _check(solve(mdp, "vi", TOL), mdp)
+
+
+def test_auto_keeps_value_iteration_for_few_actions(monkeypatch):
+    monkeypatch.setattr(kernels, "_kernel", False)
+    mdp = _random(3, 150, 4, 0.95)  # large, but A = 4 < MPI_MIN_ACTIONS: MPI would not pay
+    sol = solve(mdp, "auto", TOL)
+    assert sol.method == "auto:vi"
+    _check(sol, mdp)

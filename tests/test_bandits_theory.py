@@ -327,3 +327,10 @@ def test_index_errors(counts, match):
         b.index(counts)
     with pytest.raises(ValueError, match=match):
         b.action_probs(counts)
+
+
+def test_result_unpacks_as_value_and_policy():
+    b = bayes_optimal_bandit(2, 2, exact=True)
+    value, policy = b
+    assert value == Fraction(13, 12) and value is b.value
+    assert policy is b.policy and policy.shape == (len(b.states), 2)

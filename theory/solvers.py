@@ -169,21 +169,25 @@ def policy_iteration(mdp: TabularMDP, tol: float = 1e-10, actions0=None,
 
 
 #: ``auto`` tries modified policy iteration first on dense problems with S·A·S at least
-#: this (below it, per-call overheads make plain value iteration faster: BENCHMARKS.md).
-MPI_MIN_SIZE = 40_000
+#: this (below it, per-call overheads make plain value iteration faster: BENCHMARKS.md)
+#: and at least MPI_MIN_ACTIONS actions. Its evaluation sweeps read 1/A of P each, so it
+#: costs about 2 + 20/A full passes on fast-mixing problems against value iteration's 7–9:
+#: with A = 4 the two tie (measured), with A = 16 MPI is twice as fast.
+MPI_MIN_SIZE, MPI_MIN_ACTIONS = 40_000, 6
 #: ... for at most this many full passes, evaluating each policy by at most this many sweeps
 #: over P_π; problems whose policies mix slowly exhaust these and go on by value iteration.
 MPI_PASSES, MPI_EVAL_BUDGET = 4, 30
 
 
 def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
-    """Dense problems with S·A·S ≥ MPI_MIN_SIZE (and beyond the compiled kernel's
-    :data:`~mesabase.theory.kernels.SMALL_SIZE` when numba is installed): modified policy iteration
-    (:mod:`.mpi`) for up to MPI_PASSES full passes over P. Then (or at once, for smaller or
-    sparse problems) span-stopped value iteration from where it stopped, and — only if
-    that has not converged within a generous budget of sweeps, max(2000, 20·S/A), i.e. the
-    cost of several dense linear solves — policy iteration warm-started from its greedy
-    policy. Every path stops on a bound of ‖V − V*‖∞ ≤ tol (or is exact).
+    """Dense problems with S·A·S ≥ MPI_MIN_SIZE and A ≥ MPI_MIN_ACTIONS (and beyond the
+    compiled kernel's :data:`~mesabase.theory.kernels.SMALL_SIZE` when numba is installed):
+    modified policy iteration (:mod:`.mpi`) for up to MPI_PASSES full passes over P. Then
+    (or at once, for other problems) span-stopped value iteration from where it stopped,
+    and — only if that has not converged within a generous budget of sweeps,
+    max(2000, 20·S/A), i.e. the cost of several dense linear solves — policy iteration
+    warm-started from its greedy policy. Every path stops on a bound of ‖V − V*‖∞ ≤ tol
+    (or is exact).
 
     Why this order: on problems whose rows mix in a step (random dense rows) modified policy
     iteration needs two full passes over P where value iteration needs six to nine; on
@@ -196,7 +200,7 @@ def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
     V0, k0 = np.zeros(S), 0
     size = S * S * A
     compiled = size <= kernels.SMALL_SIZE and kernels.available()
-    if not mdp.is_sparse and size >= MPI_MIN_SIZE and not compiled:
+    if not mdp.is_sparse and size >= MPI_MIN_SIZE and A >= MPI_MIN_ACTIONS and not compiled:
         V, Q, _, k0, bound, ok = modified_policy_iteration(
             mdp, tol, max_passes=MPI_PASSES, eval_budget=MPI_EVAL_BUDGET, tie_rtol=TIE_RTOL)
         if ok:
