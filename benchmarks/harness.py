@@ -147,18 +147,19 @@ def _l3() -> str:
 
 
 def bandwidth(n_bytes: int) -> dict:
-    """Bytes/s, best of 5, over an n_bytes array: read by np.sum (one thread, and two halves
+    """Bytes/s, best of 15, over an n_bytes array: read by np.sum (one thread, and two halves
     on two threads), read by a BLAS matrix-vector product (rows of 4096), and copy (read +
     write). The read bandwidth is the fastest of the three reads."""
     x = np.ones(n_bytes // 8)
     half = x.size // 2
+    k = 15  # best of 15: single readings on a shared VM vary by 30% and more
     with ThreadPoolExecutor(2) as pool:
-        t2 = timed(lambda: list(pool.map(np.sum, (x[:half], x[half:]))), 5, 10)[0]
-    t1 = timed(x.sum, 5, 10)[0]
+        t2 = timed(lambda: list(pool.map(np.sum, (x[:half], x[half:]))), k, 20)[0]
+    t1 = timed(x.sum, k, 20)[0]
     X, v = x.reshape(-1, 4096), np.ones(4096)
-    tg = timed(lambda: X @ v, 5, 10)[0]
+    tg = timed(lambda: X @ v, k, 20)[0]
     y = np.empty_like(x)
-    tc = timed(lambda: np.copyto(y, x), 5, 10)[0]
+    tc = timed(lambda: np.copyto(y, x), k, 20)[0]
     out = {"read_1t": x.nbytes / t1, "read_2t": x.nbytes / t2, "gemv": x.nbytes / tg,
            "copy": 2 * x.nbytes / tc}
     out["read"] = max(out["read_1t"], out["read_2t"], out["gemv"])
