@@ -10,7 +10,6 @@ import inspect
 import json
 import multiprocessing
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -444,59 +443,3 @@ def test_sigkill_at_each_step_of_a_write(tmp_path):
         pd.testing.assert_frame_equal(store.table(), pd.concat(
             [_cell_frame(i) for i in range(6)], ignore_index=True), check_exact=True)
         _assert_consistent(store)
-
-
-# ---- bad input, pickling -----------------------------------------------------------------------
-
-@pytest.mark.parametrize("key", ["", 3, None, b"k"])
-def test_bad_key(tmp_path, key):
-    store = Store(tmp_path)
-    for call in (lambda: store.write(key, _cell_frame(0), {}), lambda: store.has(key),
-                 lambda: store.read(key), lambda: store.discard(key), lambda: store.meta(key)):
-        with pytest.raises(ValueError, match=r"key must be a non-empty str, got " + repr(key)):
-            call()
-
-
-@pytest.mark.parametrize("table, match", [
-    ({"x": [1]}, "table must be a pandas DataFrame, got dict"),
-    (pd.DataFrame({0: [1]}), "column names must be str, got 0"),
-    (pd.DataFrame([[1, 2]], columns=["x", "x"]), "duplicate column 'x'"),
-    (pd.DataFrame({"x": pd.Series([1, "a"], dtype=object)}), "cannot be written as Parquet"),
-])
-def test_bad_table(tmp_path, table, match):
-    with pytest.raises(ValueError, match=match):
-        Store(tmp_path).write("k", table, {})
-    assert not (tmp_path / MANIFEST).exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name != LOCK] == []
-
-
-@pytest.mark.parametrize("meta, match", [
-    ([1], "meta must be a dict, got list"),
-    ({1: "a"}, "meta keys must be str, got 1"),
-    ({"f": object()}, "meta must be JSON-serialisable"),
-])
-def test_bad_meta(tmp_path, meta, match):
-    with pytest.raises(ValueError, match=match):
-        Store(tmp_path).write("k", _cell_frame(0), meta)
-
-
-def test_bad_path_and_keys_argument(tmp_path):
-    (tmp_path / "f").write_text("x")
-    with pytest.raises(ValueError, match=r"path '.*f' exists and is not a directory"):
-        Store(tmp_path / "f")
-    store = _three(tmp_path / "s")
-    for call in (store.table, store.verify):
-        with pytest.raises(ValueError, match="keys must be an iterable of keys, not the str 'a'"):
-            call("a")
-    with pytest.raises(KeyError, match="no cell 'zz'"):
-        store.meta("zz")
-    store.write("n", _cell_frame(0), None)  # meta defaults to {}
-    assert store.meta("n") == {}
-
-
-def test_store_and_corrupt_cell_pickle(tmp_path):
-    store = _three(tmp_path)
-    again = pickle.loads(pickle.dumps(store))
-    assert again.path == store.path and again.keys() == ["a", "b", "c"]
-    err = pickle.loads(pickle.dumps(CorruptCell("k", tmp_path / "f", "missing file")))
-    assert (err.key, err.path, err.reason) == ("k", tmp_path / "f", "missing file")
