@@ -229,3 +229,13 @@ def test_lp_certificate_on_coefficients_hundreds_of_orders_apart():
     lp, pi = solve(mdp, "lp"), solve(mdp, "pi")
     assert lp.gap < AGREE
     np.testing.assert_allclose(lp.V, pi.V, rtol=0, atol=AGREE)
+
+
+def test_cvxpy_certificate_is_re_solved_unscaled_when_poor():
+    """γ = 1e-10 with exact thirds: scaled HiGHS (through cvxpy) stopped at a duality gap of
+    2.8e-8 (found by hypothesis); the unscaled re-solve closes it (gap and V to 1e-8)."""
+    P = np.array([[[1.0, 0.0, 0.0]], [[1 / 3, 1 / 3, 1 / 3]], [[0.5, 0.0, 0.5]]])
+    mdp = TabularMDP(P, np.ones((3, 1)), gamma=1e-10)
+    cx, pi = solve(mdp, "cvxpy"), solve(mdp, "pi")
+    assert cx.gap < AGREE
+    np.testing.assert_allclose(cx.V, pi.V, rtol=0, atol=AGREE)

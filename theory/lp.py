@@ -216,12 +216,13 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     M = sp.csr_array((E_k - g * P_kk).T)
     M.eliminate_zeros()
     r = mdp.R[keep].reshape(-1)
-    d = cp.Variable(rows.size, nonneg=True)
-    flow = M @ d == rho[keep]
-    prob = cp.Problem(cp.Maximize(r @ d), [flow])
     highs = cp.HIGHS in cp.installed_solvers()
     best = None
     for extra in ({}, {"simplex_scale_strategy": 0}) if highs else ({},):
+        # a fresh problem each time: cvxpy would hand HiGHS the last solution as a warm start
+        d = cp.Variable(rows.size, nonneg=True)
+        flow = M @ d == rho[keep]
+        prob = cp.Problem(cp.Maximize(r @ d), [flow])
         if highs:
             prob.solve(solver=cp.HIGHS, presolve="off", **HIGHS_OPTIONS, **extra)
         else:  # pragma: no cover - depends on the installed solvers
