@@ -19,6 +19,7 @@ from .bandits import (
     BayesBandit,
     bayes_optimal_bandit,
     bayes_optimal_dependent,
+    belief_index,
     belief_mdp,
     belief_states,
 )
@@ -64,6 +65,6 @@ __all__ = [
     "decompose", "Decomposition", "behaviour_values", "behaviour_range", "verdict", "Verdict",
     "verdict_fractions", "proportion", "attribute", "solve_restricted", "restricted_optima",
     "argmax_set_allowed", "IncrementalCE",
-    "BayesBandit", "belief_states", "bayes_optimal_bandit", "bayes_optimal_dependent",
-    "belief_mdp", "gittins_index", "gittins_table",
+    "BayesBandit", "belief_states", "belief_index", "bayes_optimal_bandit",
+    "bayes_optimal_dependent", "belief_mdp", "gittins_index", "gittins_table",
 ]

@@ -61,8 +61,8 @@ import scipy.sparse as sp
 from .gittins import gittins_index, gittins_table
 from .mdp import TabularMDP, to_fraction
 
-__all__ = ["MAX_STATES", "TIE_RTOL", "BayesBandit", "belief_states", "n_belief_states",
-           "bayes_optimal_bandit", "bayes_optimal_dependent", "belief_mdp",
+__all__ = ["MAX_STATES", "TIE_RTOL", "BayesBandit", "belief_states", "belief_index",
+           "n_belief_states", "bayes_optimal_bandit", "bayes_optimal_dependent", "belief_mdp",
            "gittins_index", "gittins_table"]
 
 #: Largest belief table built (states of total ≤ H): C(H + 2K, 2K) ≤ MAX_STATES.
@@ -176,6 +176,30 @@ def _rank(flat: np.ndarray, H: int) -> np.ndarray:
     return idx
 
 
+def belief_index(counts, n_arms: int, horizon: int) -> np.ndarray:
+    """Rows (…,) of ``counts`` (…, K, 2) in the :func:`belief_states` order of (K, H).
+
+    Vectorised ranking (see :func:`_rank`); ValueError for a wrong shape, a non-integer
+    dtype, a negative count or a total above the horizon.
+    """
+    c = np.asarray(counts)
+    K, H = n_arms, horizon
+    if c.ndim < 2 or c.shape[-2:] != (K, 2):
+        raise ValueError(f"counts must have shape (..., {K}, 2); got {c.shape}")
+    if not (np.issubdtype(c.dtype, np.integer) or c.size == 0):
+        raise ValueError(f"counts must be integers; got dtype {c.dtype}")
+    flat = c.reshape(c.shape[:-2] + (2 * K,)).astype(np.int64)
+    if (flat < 0).any():
+        i = tuple(int(j) for j in np.argwhere(flat < 0)[0])
+        raise ValueError(f"counts must be >= 0; got {int(flat[i])} at flat index {i}")
+    tot = flat.sum(axis=-1)
+    if (tot > H).any():
+        i = tuple(int(j) for j in np.argwhere(np.atleast_1d(tot > H))[0])
+        raise ValueError(f"counts total {int(np.atleast_1d(tot)[i])} (at {i}) exceeds "
+                         f"the horizon {H}: outside the belief table")
+    return _rank(flat, H)
+
+
 # ---- the solved problem -------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class BayesBandit:
@@ -212,31 +236,14 @@ class BayesBandit:
     value: float | Fraction
 
     def index(self, counts) -> np.ndarray:
-        """Rows of ``counts`` (…, K, 2), non-negative ints of total ≤ H, in the table: (…,).
-
-        Vectorised ranking (see :func:`_rank`); ValueError for a wrong shape, a non-integer
-        dtype, a negative count or a total above the horizon.
+        """Rows of ``counts`` (…, K, 2), non-negative ints of total ≤ H, in the table: (…,)
+        (:func:`belief_index`).
 
           >>> b = bayes_optimal_bandit(2, 3)
           >>> int(b.index([[1, 0], [0, 2]])), b.states[b.index([[1, 0], [0, 2]])].tolist()
           (25, [[1, 0], [0, 2]])
         """
-        c = np.asarray(counts)
-        K, H = self.n_arms, self.horizon
-        if c.ndim < 2 or c.shape[-2:] != (K, 2):
-            raise ValueError(f"counts must have shape (..., {K}, 2); got {c.shape}")
-        if not (np.issubdtype(c.dtype, np.integer) or c.size == 0):
-            raise ValueError(f"counts must be integers; got dtype {c.dtype}")
-        flat = c.reshape(c.shape[:-2] + (2 * K,)).astype(np.int64)
-        if (flat < 0).any():
-            i = tuple(int(j) for j in np.argwhere(flat < 0)[0])
-            raise ValueError(f"counts must be >= 0; got {int(flat[i])} at flat index {i}")
-        tot = flat.sum(axis=-1)
-        if (tot > H).any():
-            i = tuple(int(j) for j in np.argwhere(np.atleast_1d(tot > H))[0])
-            raise ValueError(f"counts total {int(np.atleast_1d(tot)[i])} (at {i}) exceeds "
-                             f"the horizon {H}: outside the belief table")
-        return _rank(flat, H)
+        return belief_index(counts, self.n_arms, self.horizon)
 
     def action_probs(self, counts) -> np.ndarray:
         """π(k | counts) = ``policy[index(counts)]``: (…, K) float64, rows sum to 1."""

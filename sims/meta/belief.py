@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from mesabase.theory.bandits import belief_states
+from mesabase.theory.bandits import belief_index, belief_states
 
 from ..policies import softmax
 from .rollout import NoState, rollout, sample_arms
@@ -110,28 +110,17 @@ def log_marginal(tasks, counts) -> np.ndarray:
 
 class _Table(NamedTuple):
     states: np.ndarray     # (n, K, 2) int64, belief_states(K, H)
-    codes: np.ndarray      # (n,) int64, sorted mixed-radix codes of the states
-    order: np.ndarray      # (n,) int64, row index of the state with codes[i]
     starts: np.ndarray     # (H + 2,) int64, rows of total t are starts[t]:starts[t + 1]
-
-
-def _code(flat: np.ndarray, H: int) -> np.ndarray:
-    radix = (H + 1) ** np.arange(flat.shape[-1], dtype=np.int64)
-    return flat @ radix
 
 
 @lru_cache(maxsize=32)
 def _table(K: int, H: int) -> _Table:
     states = np.asarray(belief_states(K, H), dtype=np.int64)
-    codes = _code(states.reshape(len(states), -1), H)
-    order = np.argsort(codes, kind="stable")
     totals = states.sum(axis=(1, 2))
     starts = np.searchsorted(totals, np.arange(H + 2), side="left").astype(np.int64)
-    for a in (states, order, starts):
+    for a in (states, starts):
         a.setflags(write=False)
-    sorted_codes = codes[order]
-    sorted_codes.setflags(write=False)
-    return _Table(states, sorted_codes, order, starts)
+    return _Table(states, starts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,22 +184,10 @@ class BeliefPolicy:
         return _table(self.n_arms, self.horizon).states
 
     def index(self, counts) -> np.ndarray:
-        """Row indices (...,) of ``counts`` (..., K, 2) int; ValueError outside the table
-        (a negative count or a total above H). Mixed-radix code Σⱼ cⱼ (H + 1)ʲ, then a
-        binary search in the sorted codes."""
-        K, H = self.n_arms, self.horizon
-        c = np.asarray(counts)
-        if c.ndim < 2 or c.shape[-2:] != (K, 2) or not np.issubdtype(c.dtype, np.integer):
-            raise ValueError(f"counts must be an int array of shape (..., {K}, 2); got dtype "
-                             f"{c.dtype}, shape {c.shape}")
-        flat = c.reshape(c.shape[:-2] + (2 * K,)).astype(np.int64)
-        if (flat < 0).any() or (flat.sum(axis=-1) > H).any():
-            bad = (flat < 0).any(axis=-1) | (flat.sum(axis=-1) > H)
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"counts must be >= 0 with total <= horizon {H}; got "
-                             f"{flat[where].tolist()} at {where}")
-        tab = _table(K, H)
-        return tab.order[np.searchsorted(tab.codes, _code(flat, H))]
+        """Row indices (...,) of ``counts`` (..., K, 2) int in the table
+        (:func:`mesabase.theory.bandits.belief_index`); ValueError outside it (a negative
+        count or a total above H)."""
+        return belief_index(counts, self.n_arms, self.horizon)
 
     def probs(self, counts) -> np.ndarray:
         """π(· | c) (..., K) for ``counts`` (..., K, 2)."""
