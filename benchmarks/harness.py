@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy
 import scipy.sparse as sp
+from machine import cpu_name  # benchmarks/machine.py
 
 from mesabase.theory import TabularMDP, policy_iteration, solve
 from mesabase.theory.batch import MDPBatch, solve_batch
@@ -121,9 +122,7 @@ def blas_threads(n=None):
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    with open("/proc/cpuinfo") as fh:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    cpu = cpu_name()
     with open("/proc/meminfo") as fh:
         mem = int(fh.readline().split()[1]) / 2**20
     try:

@@ -39,6 +39,7 @@ import sys
 import time
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py (the script's folder is on sys.path)
 
 from mesabase.theory import TabularMDP, solve
 from mesabase.theory.batch import MDPBatch, solve_batch
@@ -52,12 +53,7 @@ TARGET_ONE, TARGET_MANY = 50e-6, 5e-6
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
             f"numpy {np.__version__}; load average at start {load:.2f}")

@@ -49,6 +49,7 @@ import sys
 import time
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py
 
 from mesabase.sims.envs import Env, bernoulli_bandit
 from mesabase.sims.learners import Reinforce
@@ -327,9 +328,7 @@ def load_module(path):
 
 # ---- report ---------------------------------------------------------------------------
 def machine():
-    with open("/proc/cpuinfo") as fh:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")),
-                   platform.processor())
+    cpu = cpu_name()
     return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy "
             f"{np.__version__}, numba {getattr(numba, '__version__', 'absent')}; load "
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -56,6 +56,7 @@ if __name__ == "__main__":  # before numpy is imported (also inherited by the wo
         os.environ[var] = _blas_threads(sys.argv[1:])
 
 import numpy as np  # noqa: E402
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 from pandas.testing import assert_frame_equal  # noqa: E402
 
 from mesabase.sims.store import Store  # noqa: E402
@@ -88,12 +89,7 @@ def timed_sweep(cells, executor, root: str, name: str):
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     try:
         import distributed
         dask = f"dask.distributed {distributed.__version__}"
