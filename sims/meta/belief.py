@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from numbers import Integral, Real
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -48,18 +48,12 @@ from scipy import special
 from mesabase.theory.bandits import belief_index, belief_states
 
 from ..policies import softmax
-from .rollout import NoState, rollout, sample_arms
+from .rollout import NoState, check_int, rollout, sample_arms
 
 __all__ = [
     "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",
     "train_belief_policy",
 ]
-
-
-def _int(x, name: str, lo: int) -> int:
-    if not isinstance(x, Integral) or isinstance(x, bool) or x < lo:
-        raise ValueError(f"{name} must be an int >= {lo}; got {x!r}")
-    return int(x)
 
 
 def task_prior(tasks) -> tuple[str, np.ndarray]:
@@ -148,8 +142,8 @@ class BeliefPolicy:
     logits: np.ndarray | None = None
 
     def __post_init__(self):
-        K = _int(self.n_arms, "n_arms", 1)
-        H = _int(self.horizon, "horizon", 1)
+        K = check_int(self.n_arms, "n_arms", 1)
+        H = check_int(self.horizon, "horizon", 1)
         object.__setattr__(self, "n_arms", K)
         object.__setattr__(self, "horizon", H)
         n = len(_table(K, H).states)
@@ -212,7 +206,7 @@ def _check_pair(policy, tasks, horizon) -> int:
     if not isinstance(policy, BeliefPolicy):
         raise ValueError(f"policy must be a BeliefPolicy; got {type(policy).__name__}")
     task_prior(tasks)
-    H = _int(horizon, "horizon", 1)
+    H = check_int(horizon, "horizon", 1)
     if tasks.n_arms != policy.n_arms or H > policy.horizon:
         raise ValueError(f"policy covers n_arms = {policy.n_arms}, horizon <= "
                          f"{policy.horizon}; got tasks with n_arms = {tasks.n_arms} and "
@@ -278,8 +272,8 @@ def train_belief_policy(tasks, horizon: int, *, steps: int = 300, batch: int = 5
       :func:`belief_policy_value` before the first and after every step, (steps + 1,).
     """
     task_prior(tasks)
-    H = _int(horizon, "horizon", 1)
-    steps, batch = _int(steps, "steps", 0), _int(batch, "batch", 1)
+    H = check_int(horizon, "horizon", 1)
+    steps, batch = check_int(steps, "steps", 0), check_int(batch, "batch", 1)
     for name, v, hi in (("lr", lr, np.inf), ("baseline_rate", baseline_rate, 1.0)):
         if isinstance(v, bool) or not isinstance(v, Real) or not 0 < v <= hi:
             raise ValueError(f"{name} must be a real in (0, {hi}]; got {v!r}")
@@ -289,7 +283,7 @@ def train_belief_policy(tasks, horizon: int, *, steps: int = 300, batch: int = 5
         raise ValueError(f"init must be a BeliefPolicy with n_arms = {K}, horizon = {H}; "
                          f"got {init!r}")
     ss = seed if isinstance(seed, np.random.SeedSequence) \
-        else np.random.SeedSequence(_int(seed, "seed", 0))
+        else np.random.SeedSequence(check_int(seed, "seed", 0))
     n = len(policy.states)
     logits = policy.logits.copy()
     base = np.zeros(n)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -40,7 +39,7 @@ from .agents import UCB1, BayesOptimalAgent, GittinsAgent, Greedy, Thompson
 from .belief import train_belief_policy
 from .maml import meta_train
 from .memoryless import MemorylessReinforce
-from .rollout import Agent, rollout
+from .rollout import Agent, check_int, rollout
 from .tasks import BetaTasks, DependentTasks
 
 __all__ = ["AgentSpec", "FAMILIES", "make_tasks", "classical_agents", "meta_learned_agents",
@@ -181,12 +180,6 @@ def default_agents(exact: bool = False, meta_steps: int = 100) -> list:
     return classical_agents(exact) + meta_learned_agents(steps=meta_steps)
 
 
-def _positive_int(x, name: str) -> int:
-    if not isinstance(x, Integral) or isinstance(x, bool) or x < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {x!r}")
-    return int(x)
-
-
 def _labels(agents) -> list[str]:
     labels = []
     for i, a in enumerate(agents):
@@ -233,15 +226,14 @@ def meta_bandits(horizons: Sequence[int] = (2, 5, 10, 20, 40), n_arms: int = 2,
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
-    n_arms = _positive_int(n_arms, "n_arms")
+    n_arms = check_int(n_arms, "n_arms", 1)
     tasks = make_tasks(family, n_arms, prior)
-    n_tasks, n_seeds = _positive_int(n_tasks, "n_tasks"), _positive_int(n_seeds, "n_seeds")
-    if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    n_tasks, n_seeds = check_int(n_tasks, "n_tasks", 1), check_int(n_seeds, "n_seeds", 1)
+    check_int(seed, "seed", 0)
     if isinstance(horizons, (str, bytes)) or not isinstance(horizons, Sequence) \
             or len(horizons) == 0:
         raise ValueError(f"horizons must be a non-empty sequence of ints; got {horizons!r}")
-    hs = [_positive_int(h, "horizons") for h in horizons]
+    hs = [check_int(h, "horizons", 1) for h in horizons]
     if len(set(hs)) != len(hs):
         raise ValueError(f"horizons must be distinct; got {list(horizons)!r}")
     if not isinstance(exact, bool):

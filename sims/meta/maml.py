@@ -54,7 +54,7 @@ import numpy as np
 from ..policies import softmax
 from .belief import log_marginal, predictive, task_prior
 from .memoryless import _check_baseline, check_theta_eta
-from .rollout import sample_arms
+from .rollout import check_int, sample_arms
 
 __all__ = [
     "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
@@ -109,9 +109,7 @@ def _setup(theta0, eta, tasks, horizon, baseline):
     if th.shape[0] != tasks.n_arms:
         raise ValueError(f"theta0 must have length n_arms = {tasks.n_arms} of tasks; got "
                          f"length {th.shape[0]}")
-    if not isinstance(horizon, Integral) or isinstance(horizon, bool) or horizon < 1:
-        raise ValueError(f"horizon must be an int >= 1; got {horizon!r}")
-    return th, et, int(horizon), _check_baseline(baseline)
+    return th, et, check_int(horizon, "horizon", 1), _check_baseline(baseline)
 
 
 def _check_size(K: int, H: int) -> None:
@@ -263,9 +261,7 @@ def score_gradient(theta0, eta, tasks, horizon: int, n_samples: int, rng, *,
     with standard
     errors. σ_t is the total derivative of log π_t(a_t) through the inner updates."""
     th, et, H, b = _setup(theta0, eta, tasks, horizon, baseline)
-    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 2:
-        raise ValueError(f"n_samples must be an int >= 2; got {n_samples!r}")
-    _, g = _samples(th, et, tasks, H, b, int(n_samples), _rng(rng))
+    _, g = _samples(th, et, tasks, H, b, check_int(n_samples, "n_samples", 2), _rng(rng))
     K = th.shape[0]
     mean = g.mean(axis=0)
     se = g.std(axis=0, ddof=1) / np.sqrt(n_samples)
@@ -298,9 +294,7 @@ def meta_train(tasks, horizon: int, *, meta_sgd: bool = False, steps: int = 200,
     K = tasks.n_arms
     th, et, H, b = _setup(np.zeros(K) if theta0 is None else theta0, eta, tasks, horizon,
                           baseline)
-    for name, v, lo in (("steps", steps, 0), ("n_samples", n_samples, 2)):
-        if not isinstance(v, Integral) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
+    check_int(steps, "steps", 0), check_int(n_samples, "n_samples", 2)
     if isinstance(lr, bool) or not isinstance(lr, Real) or not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite real > 0; got {lr!r}")
     if meta_sgd and (et <= 0).any():

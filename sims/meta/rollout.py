@@ -131,10 +131,16 @@ def _check_p(p) -> np.ndarray:
     return p
 
 
+def check_int(x, name: str, lo: int) -> int:
+    """``int(x)`` for an integer ``x ≥ lo`` (bools refused), else ValueError naming ``name``:
+    the one integer-argument check of this package."""
+    if not isinstance(x, Integral) or isinstance(x, bool) or x < lo:
+        raise ValueError(f"{name} must be an int >= {lo}; got {x!r}")
+    return int(x)
+
+
 def _check_horizon(horizon) -> int:
-    if not isinstance(horizon, Integral) or isinstance(horizon, bool) or horizon < 1:
-        raise ValueError(f"horizon must be an int >= 1; got {horizon!r}")
-    return int(horizon)
+    return check_int(horizon, "horizon", 1)
 
 
 def _check_arms(arms, n: int, K: int, name: str, t: int) -> np.ndarray:

@@ -31,6 +31,8 @@ from mesabase.theory.bandits import (
     bayes_optimal_dependent,
 )
 
+from .rollout import check_int
+
 __all__ = ["BetaTasks", "DependentTasks", "QUAD_TOL"]
 
 #: Absolute and relative tolerance asked of ``scipy.integrate.quad`` in ``expected_max``.
@@ -70,9 +72,7 @@ def _rng(rng) -> np.random.Generator:
 
 
 def _count(n) -> int:
-    if not isinstance(n, Integral) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"n must be an int >= 0; got {n!r}")
-    return int(n)
+    return check_int(n, "n", 0)
 
 
 def _bayes_prior(prior: np.ndarray):
@@ -102,10 +102,7 @@ class BetaTasks:
     family = "beta"
 
     def __post_init__(self):
-        if not isinstance(self.n_arms, Integral) or isinstance(self.n_arms, bool) \
-                or self.n_arms < 1:
-            raise ValueError(f"n_arms must be an int >= 1; got {self.n_arms!r}")
-        object.__setattr__(self, "n_arms", int(self.n_arms))
+        object.__setattr__(self, "n_arms", check_int(self.n_arms, "n_arms", 1))
         prior = _prior_array(self.prior, self.n_arms)
         prior.setflags(write=False)
         object.__setattr__(self, "prior", prior)
