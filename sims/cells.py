@@ -13,16 +13,32 @@ Canonical JSON: sorted keys, no spaces, ASCII, floats by ``repr`` (shortest roun
 each param normalised to its kind first (``lr = 1`` becomes 1.0). No ``hash()`` enters, so
 the key is the same in every process, whatever ``PYTHONHASHSEED`` or the params' order.
 
-**Seeds.** Seed n of a cell is word n of ``SeedSequence(int(h, 16)).generate_state(·,
+**Seeds.** Seed n of a cell is word n of ``SeedSequence(int(s, 16)).generate_state(·,
 uint64)`` shifted right one bit (a non-negative int64; repeats, probability ≈ N²/2⁶⁴, are
-skipped): :func:`cell_seeds`. They depend on the key alone, so a cell's table is bit for bit
-the same alone, in a pool, on a Dask worker, in any order; cells differing in any field get
-independent seeds. Inside a cell all seeds run in one vectorised ``scenarios.run``.
+skipped), where ``s = sha256(canonical JSON of the cell without its seed count)``
+(:attr:`Cell.seed_digest`): :func:`cell_seeds`. They depend on the configuration alone, so a
+cell's table is bit for bit the same alone, in a pool, on a Dask worker, in any order; cells
+differing in any field but N get independent seeds. **Seeds extend**: ``generate_state`` is
+prefix-stable, so the cell with 16 seeds has the 8-seed cell's seeds first, and (each
+seed's run in the vectorised ``scenarios.run`` being independent of the others in the
+batch) its rows for those seeds are the 8-seed cell's rows, bit for bit — except the
+``key`` and ``n_seeds`` columns. A sweep uses this to extend a stored cell
+(:func:`mesabase.sims.sweep.sweep`).
+
+**Limits.** A cell may hold at most :data:`MAX_CELL_WORK` = 10⁸ seed-steps (steps × seeds;
+one seed-step costs about 1–25 µs and 60 bytes of memory, so the limit is minutes to hours
+and gigabytes for one cell), a grid at most :data:`MAX_CELLS` = 10⁵ cells, and a spec file
+at most :data:`MAX_SPEC_WORK` = 10¹⁰ seed-steps in all (hours to days of CPU). Past a limit
+the cell, grid or spec is refused at once with a :class:`SpecError` naming the key — before
+any work, so ``steps = 10**12`` is a one-line error, not an hour's silence. (Larger sweeps:
+several specs, or :func:`~mesabase.sims.sweep.grid` and :func:`~mesabase.sims.sweep.sweep`
+from Python, which check only the per-cell and per-grid limits.)
 
 **Spec files** (TOML, :func:`load_spec`; ``sims/specs/small.toml`` is the example)::
 
     [sweep]                       # optional: defaults for every grid table
-    name = "small"                # the sweep's name (default: the file's stem)
+    name = "small"                # the sweep's name (default: the file's stem); a plain
+                                  # name: letters, digits, "-", "_", "." (not first)
     seeds = 8                     # N, int >= 1           (default: the scenario's)
     steps = 1000                  # T, int >= 1           (default: the scenario's)
     record_every = 100            # k, int >= 1           (default: scaled with T)
@@ -37,8 +53,11 @@ An array is an axis (its values are crossed with every other axis); a scalar is 
 an array inside an axis is one tuple value (``schedule = [["power", 0.6]]``). A grid table
 may also set ``seeds``, ``steps``, ``record_every``, ``environment`` (scalars or axes),
 overriding ``[sweep]``. Errors (:class:`SpecError`, a ValueError) name the bad key —
-``grid[1].lrr: unknown key`` — for unknown keys, wrong types, unknown scenarios and
-learners, and values the learner rejects. Duplicate cells are run once.
+``grid[1].lrr: unknown key`` — for unknown keys, wrong types (a string, a bool or a
+fraction where a number or an integer belongs: ``gamma = "0.9"``, ``steps = 2.7``,
+``seeds = true``), unknown scenarios and learners, values the learner rejects, a name that is
+not a plain name, work past the limits, and a file that is not UTF-8 TOML. Duplicate cells
+are run once.
 """
 
 
@@ -49,6 +68,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
@@ -59,7 +79,16 @@ from .full import FullOptimizer
 from .learners import Reinforce
 
 __all__ = ["Cell", "SpecError", "PARAMS", "grid", "load_spec", "spec_name", "cell_seeds",
-           "SPECS_DIR"]
+           "SPECS_DIR", "MAX_CELL_WORK", "MAX_CELLS", "MAX_SPEC_WORK"]
+
+#: The most seed-steps (steps × seeds) one cell may hold (module docstring, "Limits").
+MAX_CELL_WORK = 10**8
+#: The most cells one grid (one ``[[grid]]`` table, or one :func:`grid` call) may expand to.
+MAX_CELLS = 10**5
+#: The most seed-steps a spec file may hold in all (module docstring, "Limits").
+MAX_SPEC_WORK = 10**10
+#: A sweep's name: letters, digits, "-", "_" and "." (not first), at most 100 characters.
+_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 #: The shipped spec files (``load_spec("small")`` finds ``small.toml`` there).
 SPECS_DIR = Path(__file__).parent / "specs"
@@ -161,6 +190,7 @@ class Cell:
     params: dict = dataclasses.field(default_factory=dict)
     environment: str | None = None
     _digest: str = dataclasses.field(init=False, repr=False, compare=False, default="")
+    _seed_digest: str = dataclasses.field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self):
         from .cli import scenario_sizes
@@ -183,6 +213,12 @@ class Cell:
         if env is not None and sc.shift_step is not None:
             raise SpecError("environment", f"{sc.name} is attributed in training before its "
                                            "shift and in deployment after it; leave it unset")
+        steps, seeds = sizes["steps"] or sc.steps, sizes["seeds"] or sc.seeds
+        if steps * seeds > MAX_CELL_WORK:  # before scenario_sizes: its work grows with steps
+            raise SpecError("seeds" if seeds > steps else "steps",
+                            f"steps × seeds = {steps} × {seeds} = {steps * seeds:.3g} seed-steps, "
+                            f"over the limit of {MAX_CELL_WORK:.0e} for one cell (about 1–25 µs "
+                            "and 60 bytes each); use fewer steps or seeds")
         T0 = sc.shift_step
         if T0 is not None and (sizes["steps"] or sc.steps) <= T0:
             raise SpecError("steps", f"{sc.name} shifts at step {T0}; steps must exceed it; "
@@ -199,6 +235,11 @@ class Cell:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=True, allow_nan=False)
         object.__setattr__(self, "_digest", hashlib.sha256(text.encode("ascii")).hexdigest())
+        unseeded = {k: v for k, v in self.to_dict().items() if k != "seeds"}
+        text = json.dumps(unseeded, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          allow_nan=False)
+        object.__setattr__(self, "_seed_digest",
+                           hashlib.sha256(text.encode("ascii")).hexdigest())
 
     def _check_params(self, learner, name) -> dict:
         if not isinstance(self.params, (dict, MappingProxyType)):
@@ -234,6 +275,12 @@ class Cell:
     def digest(self) -> str:
         """The full sha256 (hex) of the cell's canonical JSON."""
         return self._digest
+
+    @property
+    def seed_digest(self) -> str:
+        """The sha256 (hex) of the canonical JSON without ``seeds``: the root of the seeds
+        (:func:`cell_seeds`), shared by the cells that differ only in their seed count."""
+        return self._seed_digest
 
     def build_learner(self):
         """The scenario's learner with ``params`` applied."""
@@ -277,6 +324,11 @@ def _product(table: dict, paths: dict) -> list[Cell]:
     for k, v in table.items():
         if _axis(v) == []:
             raise SpecError(paths[k], "an empty array: give at least one value")
+    n = math.prod(len(_axis(v)) for v in table.values())
+    if n > MAX_CELLS:
+        raise SpecError(paths["scenario"].rsplit(".", 1)[0] if "." in paths["scenario"]
+                        else "grid", f"the axes cross to {n} cells, over the limit of "
+                                     f"{MAX_CELLS}")
     cells = []
     for combo in itertools.product(*map(_axis, table.values())):
         d = dict(zip(table, combo, strict=True))
@@ -317,10 +369,18 @@ def _parse(path) -> tuple[Path, dict]:
     if not p.is_file():
         names = ", ".join(sorted(q.stem for q in SPECS_DIR.glob("*.toml")))
         raise FileNotFoundError(f"no spec file {str(path)!r} (shipped specs: {names})")
+    data = p.read_bytes()  # an OSError (no permission, …) names the path
     try:
-        spec = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError("(toml)", f"not UTF-8 text (byte {e.start}: {data[e.start]:#04x})",
+                        p) from None
+    try:
+        spec = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as e:  # ValueError: an int too long, …
         raise SpecError("(toml)", str(e), p) from None
+    except RecursionError:
+        raise SpecError("(toml)", "arrays or tables nested too deeply", p) from None
     for k in spec:
         if k not in ("sweep", "grid"):
             raise SpecError(k, "unknown key (a spec has [sweep] and [[grid]] tables)", p)
@@ -336,19 +396,30 @@ def _parse(path) -> tuple[Path, dict]:
         if k in ("seeds", "steps", "record_every") and (isinstance(v, bool) or not
                                                         isinstance(v, int) or v < 1):
             raise SpecError(f"sweep.{k}", f"must be an integer >= 1; got {v!r}", p)
+        if k == "name" and not _NAME_RE.fullmatch(v):
+            raise SpecError("sweep.name", f"must be a plain name (letters, digits, '-', '_' "
+                                          f"and '.', not first; at most 100); got {v!r}", p)
     return p, spec
 
 
 def spec_name(path) -> str:
-    """The sweep's name: ``[sweep] name``, else the spec file's stem."""
+    """The sweep's name: ``[sweep] name``, else the spec file's stem; a plain name (letters,
+    digits, ``-``, ``_`` and ``.`` not first): it names the default store folder, so it
+    can never be a path. Raises :class:`SpecError` (``sweep.name``) otherwise."""
     p, spec = _parse(path)
-    return spec.get("sweep", {}).get("name", p.stem)
+    name = spec.get("sweep", {}).get("name", p.stem)
+    if not _NAME_RE.fullmatch(name):
+        raise SpecError("sweep.name", f"the file's name {p.stem!r} is not a plain name "
+                                      "(letters, digits, '-', '_' and '.', not first): set "
+                                      "[sweep] name", p)
+    return name
 
 
 def load_spec(path) -> list[Cell]:
     """The cells of the TOML spec at ``path`` (module docstring), in grid order, duplicates
     dropped. A bare name (``"small"``) that is not a file names a shipped spec in
-    :data:`SPECS_DIR`. Raises :class:`SpecError` naming the bad key, FileNotFoundError."""
+    :data:`SPECS_DIR`. Raises :class:`SpecError` naming the bad key (also for work past
+    :data:`MAX_SPEC_WORK`, key ``grid``), FileNotFoundError, OSError (unreadable)."""
     p, spec = _parse(path)
     defaults = {k: v for k, v in spec.get("sweep", {}).items() if k in _FIELDS}
     tables = spec.get("grid")
@@ -363,13 +434,25 @@ def load_spec(path) -> list[Cell]:
             cells += _product({**defaults, **t}, paths)
         except SpecError as e:
             raise SpecError(e.key, e.message, p) from None
-    return _unique(cells)
+    cells = _unique(cells)
+    work = sum(c.steps * c.seeds for c in cells)
+    if work > MAX_SPEC_WORK:
+        raise SpecError("grid", f"{len(cells)} cells of {work:.3g} seed-steps in all, over the "
+                                f"limit of {MAX_SPEC_WORK:.0e} for a spec; split it", p)
+    return cells
 
 
 def cell_seeds(cell: Cell) -> np.ndarray:
-    """(N,) int64: the cell's seeds, from ``SeedSequence(int(cell.digest, 16))`` (module
-    docstring): distinct, non-negative, the same in every process."""
-    ss = np.random.SeedSequence(int(cell.digest, 16))
+    """(N,) int64: the cell's seeds, from ``SeedSequence(int(cell.seed_digest, 16))``
+    (module docstring): distinct, non-negative, the same in every process, and the first N
+    of the seeds of the same cell with more seeds.
+
+    Example:
+      >>> small, big = grid(scenario="proxy-bandit", seeds=[3, 5], steps=20)
+      >>> bool((cell_seeds(big)[:3] == cell_seeds(small)).all())
+      True
+    """
+    ss = np.random.SeedSequence(int(cell.seed_digest, 16))
     n, m = cell.seeds, cell.seeds
     while True:
         words = (ss.generate_state(m, dtype=np.uint64) >> np.uint64(1)).astype(np.int64)

@@ -20,8 +20,17 @@ table, bit for bit, from every executor.
 this process; or any :class:`concurrent.futures.Executor` (Dask: ``Client.get_executor()``).
 Workers only compute; this process writes each cell to the store (:mod:`~.store`) as it
 finishes, so a killed sweep keeps every finished cell and a rerun computes only the rest.
-Cells found in the store are checked (sha256); a corrupt one is reported by key (a
-RuntimeWarning), discarded and recomputed. KeyboardInterrupt cancels the pending cells.
+Every recorded cell of the sweep is checked first (:meth:`~.store.Store.verify`: its file
+name, size, sha256, the key inside the file, the rows); a corrupt one is reported by key (a
+RuntimeWarning), discarded and recomputed. KeyboardInterrupt cancels the pending cells. The
+workers of the pool a sweep starts exit by themselves when the sweep's process dies, even
+by SIGKILL (:func:`_init_worker`).
+
+**Extending.** A cell whose configuration is stored with fewer seeds (the same cell but for
+``seeds``, e.g. 8 stored, 16 asked) is not recomputed from scratch: its seeds extend
+(:mod:`.cells`, "Seeds"), so only the new seeds run, and the stored rows (with the new
+``key`` and ``n_seeds``) and the new ones are merged in the order of a full run — the same
+table, bit for bit, as computing the 16 seeds at once. The stored smaller cell stays.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import json
 import os
 import signal
 import tempfile
+import threading
 import time
 import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -40,6 +50,9 @@ import pandas as pd
 from .cells import (  # noqa: F401 - re-exported: the sweep API in one place
     _CONFIG,
     _STATS,
+    MAX_CELL_WORK,
+    MAX_CELLS,
+    MAX_SPEC_WORK,
     PARAMS,
     SPECS_DIR,
     Cell,
@@ -50,21 +63,29 @@ from .cells import (  # noqa: F401 - re-exported: the sweep API in one place
     load_spec,
     spec_name,
 )
-from .store import Store
+from .store import CorruptCell, Store
 
 __all__ = ["Cell", "SpecError", "PARAMS", "grid", "load_spec", "spec_name", "cell_seeds",
-           "run_cell", "order_columns", "sweep", "SPECS_DIR"]
+           "run_cell", "order_columns", "sweep", "SPECS_DIR", "MAX_CELL_WORK", "MAX_CELLS",
+           "MAX_SPEC_WORK"]
+#: How often (seconds) a pool worker checks that the sweep's process is still there.
+PARENT_POLL = 0.2
 
 
 # ---- running a cell -------------------------------------------------------------------------
-def run_cell(cell: Cell) -> pd.DataFrame:
+def run_cell(cell: Cell, first_seed: int = 0) -> pd.DataFrame:
     """Run ``cell`` (one vectorised :func:`~mesabase.sims.scenarios.run` over its seeds) and
-    return its tidy table (module docstring, "Tables")."""
+    return its tidy table (module docstring, "Tables"). ``first_seed`` > 0: only the seeds
+    from that index on (the rows a cell with fewer seeds lacks; ``key`` and ``n_seeds``
+    still the whole cell's)."""
     from .scenarios import get_scenario, run
 
+    if not 0 <= first_seed < cell.seeds:
+        raise ValueError(f"first_seed must be in [0, {cell.seeds}); got {first_seed!r}")
     sc = get_scenario(cell.scenario)
-    _, att = run(sc, learner=cell.build_learner(), steps=cell.steps, seeds=cell_seeds(cell),
-                 record_every=cell.record_every, environment=cell.environment)
+    _, att = run(sc, learner=cell.build_learner(), steps=cell.steps,
+                 seeds=cell_seeds(cell)[first_seed:], record_every=cell.record_every,
+                 environment=cell.environment)
     rows = att.gaps.drop(columns=["scenario", "learner"])
     on = ["environment", "seed", "step"]
     b = att.behaviours
@@ -97,14 +118,48 @@ def order_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table[order + sorted(cols - set(order))]
 
 
-def _work(cell: Cell):
+def _work(cell: Cell, first: int = 0):
     t = time.perf_counter()
-    table = run_cell(cell)
+    table = run_cell(cell, first_seed=first) if first else run_cell(cell)
     return table, time.perf_counter() - t
 
 
-def _ignore_sigint():  # pool workers: the parent handles Ctrl-C
+def _init_worker(parent: int) -> None:
+    """The initializer of the pool workers a sweep starts (``parent``: the sweep's pid).
+
+    Ctrl-C is the sweep's to handle (ignored here). The worker exits (``os._exit``) when
+    the process that started it is gone — the sweep, or the fork server between them —
+    even if it was SIGKILLed and could not shut its pool down: a daemon thread polls
+    ``os.getppid()`` every :data:`PARENT_POLL` seconds and exits when it changes (the
+    worker was re-parented); a worker started after its sweep died exits at once.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start = os.getppid()
+    if start != parent and not _alive(parent):
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == start:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mesabase-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process has that pid
+        return True
+    return True
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers die with this process (:func:`_init_worker`)."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                               initargs=(os.getpid(),))
 
 
 def _cpus() -> int:
@@ -143,7 +198,17 @@ def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
     Returns:
       ``order_columns(store.table([cell.key for cell in cells]))``: cells in sorted-key
       order, rows in each cell's order, columns in the canonical order.
+
+    Raises:
+      ValueError for bad arguments; RuntimeError naming a cell that failed (its cause
+      chained); :class:`~mesabase.sims.store.StoreError` (an OSError, one line naming the
+      path) when the store cannot be written or read: the cells finished before stay.
     """
+    return _sweep(cells, executor, store, progress)[0]
+
+
+def _sweep(cells, executor, store, progress) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """:func:`sweep`, and the keys it computed and those it found corrupt (recomputed)."""
     cells = list(cells)
     for c in cells:
         if not isinstance(c, Cell):
@@ -155,41 +220,99 @@ def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
                          f"concurrent.futures.Executor; got {executor!r}")
     if store is None:
         with tempfile.TemporaryDirectory(prefix="mesabase-sweep-") as tmp:
-            return sweep(cells, executor, Store(tmp), progress)
+            return _sweep(cells, executor, Store(tmp), progress)
     st = store if isinstance(store, Store) else Store(store)
     keys = [c.key for c in cells]
-    done = {k for k in keys if st.has(k)}
-    for k, reason in st.verify(sorted(done)).items():
+    corrupt = st.verify(keys)  # every recorded cell of the sweep, fully checked
+    for k, reason in corrupt.items():
         warnings.warn(f"cell {k} in {st.path} is corrupt ({reason}); recomputing it",
-                      RuntimeWarning, stacklevel=2)
+                      RuntimeWarning, stacklevel=3)
         st.discard(k)
-        done.discard(k)
+    done = set(st.keys()) & set(keys)
     todo = [c for c in cells if c.key not in done]
     if todo:
-        _run(todo, executor, st, lambda: _bar(len(cells), len(done), progress))
-    return order_columns(st.table(keys))
+        bases = _bases(st, todo)
+        _run(todo, bases, executor, st, lambda: _bar(len(cells), len(done), progress))
+    return order_columns(st.table(keys)), [c.key for c in todo], sorted(corrupt)
 
 
-def _run(todo: list[Cell], executor, st: Store, make_bar) -> None:
+def _bases(st: Store, todo: list[Cell]) -> dict[str, Cell]:
+    """{key of a cell in ``todo``: the stored cell with the most seeds among those that
+    are the same cell with fewer seeds} (module docstring, "Extending"). The stored cell's
+    meta is untrusted: it must rebuild to a valid Cell whose key is the stored key."""
+    wanted = {c.seed_digest: c for c in todo}
+    prefixes = tuple({f"{c.scenario}:{c.learner}:" for c in todo})
+    found: dict[str, Cell] = {}
+    for key, entry in st._snapshot().items():
+        d = entry["meta"].get("cell")
+        if entry["problem"] is not None or not isinstance(d, dict) or not key.startswith(
+                prefixes):
+            continue
+        try:
+            base = Cell(**d)
+        except (SpecError, TypeError, ValueError):
+            continue
+        cell = wanted.get(base.seed_digest)
+        if (cell is None or base.key != key or base.seeds >= cell.seeds
+                or base.seeds <= getattr(found.get(cell.key), "seeds", 0)):
+            continue
+        found[cell.key] = base
+    return found
+
+
+def _extend(st: Store, cell: Cell, base: Cell, new: pd.DataFrame) -> pd.DataFrame | None:
+    """The table of ``cell``: ``base``'s stored rows (as ``cell``'s) and ``new`` (the rows
+    of seeds base.seeds on), in the order of a full run (environment blocks as they come,
+    seeds in seed order, each seed's rows in their order); None if the stored rows are
+    gone or are not exactly ``base``'s seeds."""
+    try:
+        old = st.read(base.key)
+    except (KeyError, CorruptCell):
+        return None
+    seeds = cell_seeds(cell).tolist()
+    if ("seed" not in old or sorted(set(old["seed"].tolist())) != sorted(seeds[:base.seeds])
+            or list(old.columns) != list(new.columns)):
+        return None
+    old = old.assign(key=cell.key, n_seeds=cell.seeds).astype(new.dtypes.to_dict())
+    both = pd.concat([old, new], ignore_index=True)
+    env = both["environment"].map({e: i for i, e in enumerate(pd.unique(both["environment"]))})
+    rank = both["seed"].map({s: i for i, s in enumerate(seeds)})
+    order = pd.DataFrame({"env": env, "seed": rank}).sort_values(["env", "seed"],
+                                                                kind="stable").index
+    return both.loc[order].reset_index(drop=True)
+
+
+def _run(todo: list[Cell], bases: dict, executor, st: Store, make_bar) -> None:
     serial = executor == "serial" or (executor in (None, "local")
                                       and (len(todo) == 1 or _cpus() == 1))
     own = not serial and not isinstance(executor, Executor)
     if own:
-        executor = ProcessPoolExecutor(max_workers=min(len(todo), _cpus()),
-                                       initializer=_ignore_sigint)
+        executor = _pool(min(len(todo), _cpus()))
+    first = {c.key: bases[c.key].seeds if c.key in bases else 0 for c in todo}
     futures, finished = {}, False
     try:
         if not serial:  # all submitted before the bar starts its thread (fork-safe)
-            futures = {executor.submit(_work, cell): cell for cell in todo}
-        results = (((c, partial(_work, c)) for c in todo) if serial else
+            futures = {executor.submit(_work, cell, first[cell.key]): cell for cell in todo}
+        results = (((c, partial(_work, c, first[c.key])) for c in todo) if serial else
                    ((futures[f], f.result) for f in as_completed(futures)))
         with make_bar() as bar:
             for cell, result in results:
                 try:
                     table, seconds = result()
+                    meta = _meta(cell, seconds)
+                    if first[cell.key]:
+                        base = bases[cell.key]
+                        full = _extend(st, cell, base, table)
+                        if full is None:  # the stored rows went away: compute them all
+                            full, more = _work(cell)
+                            seconds += more
+                        else:
+                            meta["extends"] = base.key
+                        meta["seconds"] = round(seconds, 3)
+                        table = full
                 except Exception as e:
                     raise RuntimeError(f"cell {cell.key} failed: {cell!r}") from e
-                st.write(cell.key, table, _meta(cell, seconds))
+                st.write(cell.key, table, meta)
                 bar.update(1)
         finished = True
     finally:

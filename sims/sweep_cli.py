@@ -11,7 +11,15 @@ process pool, ``--workers`` processes, default one per core), ``serial`` (this p
 ``dask`` (``--scheduler ADDRESS`` connects to a running cluster; without it a
 ``distributed.LocalCluster`` of ``--workers`` single-threaded worker processes is started
 and closed at the end; needs ``pip install mesabase[dask]``). Rerunning the same command
-resumes: finished cells are kept, corrupt ones recomputed.
+resumes: finished cells are kept, corrupt ones recomputed (and counted as written).
+
+Bad input ends in one line on stderr and a non-zero exit, never a traceback: a bad spec
+(exit 2: the message names the key, or the file and why it cannot be read — not UTF-8, no
+permission), an ``--out`` that is a file or a folder that is not a store (2), a store that
+cannot be written or read — read-only, a full disk, a symbolic link in place of its manifest
+(1: the message names the path and the problem; the cells finished so far stay), a failed
+cell (1). Warnings (a corrupt cell being recomputed, a malformed manifest line skipped) are
+one line each on stderr.
 
 ``results`` summarises a store (cells, rows, per scenario and learner the seed means of
 the gaps at each cell's final recorded step) and with ``--csv FILE`` writes the whole table:
@@ -22,8 +30,11 @@ order (the order of :meth:`mesabase.sims.store.Store.table`); floats are written
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["add_parsers", "sweep_main", "results_main", "summarise", "SWEEPS_DIR",
@@ -54,9 +65,32 @@ def add_parsers(sub) -> None:
     r.add_argument("--csv", metavar="FILE", help="write the whole table to FILE")
 
 
-def _error(msg: str, stream) -> int:
-    stream.write(f"mesabase: error: {msg}\n")
-    return 2
+def _error(msg: str, stream, code: int = 2) -> int:
+    stream.write(f"mesabase: error: {_one_line(msg)}\n")
+    return code
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def _os_text(e: OSError) -> str:
+    """``<path>: <reason>`` for an OSError (a StoreError's text is that already)."""
+    from .store import StoreError
+
+    if isinstance(e, StoreError) or e.filename is None:
+        return str(e)
+    return f"{e.filename}: {e.strerror or e}"
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(stream):
+    """Show each warning as one line, ``mesabase: warning: …``, as it happens."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = (lambda message, *args, **kwargs:
+                                stream.write(f"mesabase: warning: {_one_line(message)}\n"))
+        yield
 
 
 def summarise(table) -> str:
@@ -85,11 +119,9 @@ def _executor(args, stream):
     if args.executor == "local":
         if args.workers is None:
             return None, lambda: None
-        from concurrent.futures import ProcessPoolExecutor
+        from .sweep import _pool
 
-        from .sweep import _ignore_sigint
-
-        pool = ProcessPoolExecutor(max_workers=args.workers, initializer=_ignore_sigint)
+        pool = _pool(args.workers)
         return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:
         from distributed import Client, LocalCluster
@@ -115,11 +147,16 @@ def _executor(args, stream):
 
 def sweep_main(args, stream=None) -> int:
     """``mesabase sweep`` for parsed ``args`` (see :func:`add_parsers`). Returns an exit
-    code: 0 done, 2 a bad spec or argument (the message names the key), 1 a failed cell."""
-    from .store import Store
-    from .sweep import SpecError, load_spec, spec_name, sweep
+    code: 0 done, 2 a bad spec or argument (the message names the key or path), 1 a failed
+    cell or a store that cannot be written (the message names the path), 130 Ctrl-C."""
+    with _warnings_as_lines(sys.stderr):
+        return _sweep_main(args, stream or sys.stdout)
 
-    stream = stream or sys.stdout
+
+def _sweep_main(args, stream) -> int:
+    from .store import CorruptCell, Store
+    from .sweep import SpecError, _sweep, load_spec, spec_name
+
     if args.scheduler and args.executor != "dask":
         return _error("--scheduler needs --executor dask", sys.stderr)
     if args.workers is not None and args.workers < 1:
@@ -129,67 +166,95 @@ def sweep_main(args, stream=None) -> int:
         name = spec_name(args.spec)
     except (SpecError, FileNotFoundError) as e:
         return _error(str(e), sys.stderr)
+    except OSError as e:  # a spec that cannot be read
+        return _error(f"cannot read the spec: {_os_text(e)}", sys.stderr)
     out = Path(args.out) if args.out else Path(SWEEPS_DIR) / name
+    new = not out.exists()
     try:
         store = Store(out)
-    except (ValueError, OSError) as e:
+    except ValueError as e:
         return _error(f"--out {str(out)!r}: {e}", sys.stderr)
-    before = sum(store.has(c.key) for c in cells)
+    except OSError as e:
+        return _error(f"--out: {_os_text(e)}", sys.stderr)
+    if new:
+        stream.write(f"created the store folder {out}\n")
+    work = sum(c.steps * c.seeds for c in cells)
+    try:
+        before = sum(store.has(c.key) for c in cells)
+    except OSError as e:
+        return _error(_os_text(e), sys.stderr, 1)
     stream.write(f"sweep {name!r}: {len(cells)} cells, {before} already in {out}, "
-                 f"executor {args.executor}\n")
+                 f"executor {args.executor} ({work:.3g} seed-steps in all)\n")
     try:
         executor, close = _executor(args, stream)
     except (ImportError, OSError) as e:  # no Dask; a scheduler that does not answer
         return _error(str(e), sys.stderr)
     t = time.perf_counter()
     try:
-        table = sweep(cells, executor=executor, store=store)
+        table, computed, corrupt = _sweep(cells, executor, store, None)
     except RuntimeError as e:
-        sys.stderr.write(f"mesabase: {e}: {e.__cause__!r}\n"
-                         f"the cells finished so far are in {out}; rerun to resume\n")
+        sys.stderr.write(f"mesabase: {_one_line(e)}: {_one_line(repr(e.__cause__))}; the "
+                         f"cells finished so far are in {out}: rerun to resume\n")
         return 1
+    except OSError as e:  # the store: read-only, full, a link where its manifest belongs
+        return _error(f"{_os_text(e)} (the cells finished so far are kept)", sys.stderr, 1)
+    except CorruptCell as e:  # damaged while the sweep ran (by something else)
+        return _error(f"{e} (rerun the sweep to recompute it)", sys.stderr, 1)
     except KeyboardInterrupt:
-        sys.stderr.write(f"\ninterrupted: {len(store.keys())} cells are in {out}; rerun the "
+        with contextlib.suppress(OSError):
+            before = len(store.keys())
+        sys.stderr.write(f"\ninterrupted: {before} cells are in {out}; rerun the "
                          "same command to resume\n")
         return 130
     finally:
         close()
-    stream.write(f"wrote {len(cells) - before} cells in {time.perf_counter() - t:.1f} s; "
+    again = f" ({len(corrupt)} recomputed: corrupt)" if corrupt else ""
+    stream.write(f"wrote {len(computed)} cells{again} in {time.perf_counter() - t:.1f} s; "
                  f"{out}: {len(table)} rows\n")
     stream.write(summarise(table))
     return 0
 
 
 def results_main(args, stream=None) -> int:
-    """``mesabase results`` for parsed ``args``: 0 done, 1 a corrupt cell (named), 2 no
-    store there."""
+    """``mesabase results`` for parsed ``args``: 0 done, 1 a corrupt cell (named) or a
+    store or CSV file that cannot be read or written (the path named), 2 no store there."""
+    with _warnings_as_lines(sys.stderr):
+        return _results_main(args, stream or sys.stdout)
+
+
+def _results_main(args, stream) -> int:
     from .store import MANIFEST, Store
 
-    stream = stream or sys.stdout
     path = Path(args.store)
-    if not (path / MANIFEST).is_file():
+    if not os.path.lexists(path / MANIFEST):
         return _error(f"no results store at {str(path)!r} (no {MANIFEST})", sys.stderr)
-    store = Store(path)
-    bad = store.verify()
-    if bad:
-        for key, reason in bad.items():
-            sys.stderr.write(f"mesabase: corrupt cell {key}: {reason}\n")
-        sys.stderr.write("rerun the sweep to recompute them\n")
-        return 1
-    from .sweep import order_columns
+    try:
+        store = Store(path)
+        bad = store.verify()
+        if bad:
+            for key, reason in bad.items():
+                sys.stderr.write(f"mesabase: corrupt cell {key}: {_one_line(reason)}\n")
+            sys.stderr.write("rerun the sweep to recompute them\n")
+            return 1
+        from .sweep import order_columns
 
-    table = order_columns(store.table())
+        table = order_columns(store.table())
+    except (ValueError, OSError) as e:
+        return _error(_os_text(e) if isinstance(e, OSError) else str(e), sys.stderr, 1)
     stream.write(summarise(table))
     if args.csv:
-        import os
-
         csv = Path(args.csv)
-        csv.parent.mkdir(parents=True, exist_ok=True)
         tmp = csv.with_name(f".{csv.name}.{os.getpid()}.tmp")
         try:
+            if not csv.parent.exists():
+                csv.parent.mkdir(parents=True)
+                stream.write(f"created the folder {csv.parent}\n")
             table.to_csv(tmp, index=False)
             os.replace(tmp, csv)
+        except OSError as e:
+            return _error(f"--csv: {_os_text(e)}", sys.stderr, 1)
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         stream.write(f"wrote {args.csv} ({len(table)} rows, {table.shape[1]} columns)\n")
     return 0

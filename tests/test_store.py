@@ -211,37 +211,48 @@ def test_missing_file_is_corrupt_not_skipped(tmp_path):
     assert err.value.key == "c"
 
 
-def _append_record(store: Store, key: str, name: str, data: bytes, **changes):
-    """Hand-write a cell file and its put record, as a buggy or foreign writer might."""
-    (store.path / name).write_bytes(data)
-    rec = {"op": "put", "key": key, "file": name, "sha256": hashlib.sha256(data).hexdigest(),
-           "bytes": len(data), "rows": 50, "meta": {}, "time": "t", **changes}
+def _append_record(store: Store, key: str, data: bytes, name: str | None = None, **changes):
+    """Hand-write a cell file and its put record, as a buggy or foreign writer might; the
+    file gets the key's own name unless ``name`` is given (then nothing is written)."""
+    sha = hashlib.sha256(data).hexdigest()
+    if name is None:
+        name = store_module._cell_name(key, sha)
+        (store.path / name).write_bytes(data)
+    rec = {"op": "put", "key": key, "file": name, "sha256": sha, "bytes": len(data),
+           "rows": 50, "meta": {}, "time": "t", **changes}
     with open(store.path / MANIFEST, "a") as f:
         f.write(json.dumps(rec) + "\n")
 
 
+def _parquet(key: str, frame: pd.DataFrame) -> bytes:
+    return store_module._to_parquet(frame, key)
+
+
 def test_records_that_do_not_match_their_file(tmp_path):
     store = _three(tmp_path)
-    good = _file(store, "a").read_bytes()
-    name = "j.000000000000.000000000000000000000000.parquet"
-    _append_record(store, "junk", name, b"not parquet at all")
-    _append_record(store, "rows", name.replace("j", "r"), good, rows=49)
-    _append_record(store, "long", name.replace("j", "l"), good + b"x", bytes=len(good))
-    _append_record(store, "escape", "../outside.parquet", good)
-    bad = store.verify()  # size and hash only: the Parquet and row checks are read()'s
-    assert bad == {"long": f"{len(good) + 1} bytes, manifest says {len(good)}",
-                   "escape": "bad file name '../outside.parquet' in the manifest"}
-    for key, reason in [("junk", "unreadable Parquet: "), ("rows", "50 rows, manifest says 49"),
-                        ("long", bad["long"]), ("escape", bad["escape"])]:
+    good = _file(store, "a").read_bytes()  # cell "a"'s bytes: they carry the key "a"
+    _append_record(store, "junk", b"not parquet at all")
+    _append_record(store, "rows", _parquet("rows", _cell_frame(0)), rows=49)
+    long = _parquet("long", _cell_frame(0))
+    _append_record(store, "long", long + b"x", bytes=len(long))
+    _append_record(store, "escape", good, name="../outside.parquet")
+    _append_record(store, "other", good)  # a's file copied under the key "other"'s name
+    bad = store.verify()  # every check of read(): name, size, hash, Parquet, key, rows
+    assert bad == {
+        "junk": bad["junk"], "rows": "50 rows, manifest says 49",
+        "long": f"{len(long) + 1} bytes, manifest says {len(long)}",
+        "escape": "bad file name '../outside.parquet' in the manifest (not a cell file name)",
+        "other": "the file is cell 'a''s, not this key's"}
+    assert bad["junk"].startswith("unreadable Parquet: ")
+    for key, reason in bad.items():
         with pytest.raises(CorruptCell) as err:
             store.read(key)
-        assert err.value.key == key and err.value.reason.startswith(reason)
+        assert err.value.key == key and err.value.reason == reason
 
 
 def test_records_with_wrong_field_types_are_skipped_with_a_warning(tmp_path):
     store = _three(tmp_path)
-    _append_record(store, "b", "b.000000000000.000000000000000000000000.parquet", b"x",
-                   bytes="1")
+    _append_record(store, "b", b"x", bytes="1")
     fresh = Store(tmp_path)
     with pytest.warns(RuntimeWarning, match="line 4 is not a manifest record"):
         assert fresh.keys() == ["a", "b", "c"]
@@ -285,9 +296,10 @@ def test_complete_garbage_line_is_skipped_with_a_warning(tmp_path):
 
 def test_leftover_temp_files_are_ignored_and_cleaned_by_the_next_writer(tmp_path):
     store = _three(tmp_path)
-    dead = tmp_path / ".tmp-999999-deadbeef.parquet"
+    dead = tmp_path / f"{store_module.TEMP_PREFIX}999999-00000000deadbeef.parquet"
     dead.write_bytes(b"half a parq")
-    live = tmp_path / ".tmp-1-live.parquet"  # held (flocked) by a writer still running
+    live = tmp_path / f"{store_module.TEMP_PREFIX}1-0000000000000abc.parquet"  # held
+    # (flocked) by a writer still running
     live.write_bytes(b"in progress")
     orphan = tmp_path / "x.000000000000.000000000000000000000000.parquet"  # renamed, unrecorded
     orphan.write_bytes(_file(store, "a").read_bytes())
@@ -405,7 +417,7 @@ def test_writer_killed_with_sigkill_leaves_every_cell_whole_or_absent(tmp_path, 
 _CRASH_AT = _child("""
     for i in range(5):
         store.write(f"cell-{i:05d}", _cell_frame(i), {})
-    die = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+    die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
     write_all = S._write_all
     def half(fd, data):
         if data.startswith(sys.argv[2].encode()):  # PAR1: the cell's bytes; {": the record
@@ -434,7 +446,7 @@ def test_sigkill_at_each_step_of_a_write(tmp_path):
         store = Store(tmp_path / step[:2])
         names = {p.name for p in store.path.iterdir()}
         manifest = (store.path / MANIFEST).read_bytes()
-        left = {"temp": any(n.startswith(".tmp-") for n in names),
+        left = {"temp": any(n.startswith(store_module.TEMP_PREFIX) for n in names),
                 "orphan": sum(n.endswith(".parquet") and n[0] != "." for n in names) == 6,
                 "torn line": not manifest.endswith(b"\n")}
         assert [k for k, v in left.items() if v] == steps[step]  # the crash left that mess

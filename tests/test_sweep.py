@@ -141,9 +141,13 @@ def test_keys_are_the_same_in_processes_with_other_hash_seeds():
 
 
 # ---- seeds and the cell's table ----------------------------------------------------------
-def test_cell_seeds_come_from_the_seed_sequence_of_the_digest():
+def test_cell_seeds_come_from_the_seed_sequence_of_the_digest_without_the_seed_count():
     cell = CELLS[0]
-    words = np.random.SeedSequence(int(cell.digest, 16)).generate_state(3, dtype=np.uint64)
+    unseeded = {k: v for k, v in cell.to_dict().items() if k != "seeds"}
+    text = json.dumps(unseeded, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert cell.seed_digest == hashlib.sha256(text.encode()).hexdigest() != cell.digest
+    words = np.random.SeedSequence(int(cell.seed_digest, 16)).generate_state(
+        3, dtype=np.uint64)
     expected = (words >> np.uint64(1)).astype(np.int64)
     got = cell_seeds(cell)
     assert got.dtype == np.int64 and np.array_equal(got, expected)
