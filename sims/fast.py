@@ -20,6 +20,15 @@ uniform falls within an ulp of a cumulative probability. π(·|s) is memoised pe
 state while θ[s] is unchanged (a step with α (r − b) = 0 leaves θ exactly as it was), which
 skips the exps — the kernel's largest cost — after zero-reward steps.
 
+Divergence: an update that makes θ[s_t] non-finite (α (r − b) overflowing, e.g. lr = 1e308)
+stops that seed where it stands (the other seeds run on), and ``reinforce_run`` then
+raises :class:`~mesabase.sims.learners.DivergedError` for the earliest such step (lowest
+seed among ties, whatever the thread count), as the numpy path does. The kernel keeps per
+seed the bound M = max|θ₀| + Σ_t |α (r_t − b_t)| ≥ max|θ_t| (an update moves each entry by
+at most |α (r − b)|, since |e_a − π| ≤ 1): one add and one comparison per update, and the
+written row is inspected entry by entry only once M exceeds 1e300 (or is ∞/NaN) — never in
+an ordinary run, where a per-entry test measurably slowed the loop.
+
 Supported: :class:`~mesabase.sims.learners.Reinforce` with ``update="step"``, a tabular
 policy, a constant step size, ``natural=False``, any baseline (None, a constant, "mean"),
 any ``init_logits``; an :class:`~mesabase.sims.envs.Env` (not a subclass) with any noise;
@@ -42,7 +51,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from .envs.base import Env
-from .learners import Reinforce
+from .learners import DivergedError, Reinforce
 from .schedules import Constant
 
 __all__ = ["available", "unsupported", "reinforce_run"]
@@ -53,6 +62,10 @@ except ImportError:  # pragma: no cover - exercised only without numba
     numba = None
 
 _NOISE = {"none": 0, "bernoulli": 1, "gaussian": 2}
+#: While Σ|α (r − b)| + max|θ₀| stays below this bound no θ entry can have overflowed (each
+#: update moves an entry by at most |α (r − b)|, as |e_a − π| ≤ 1); past it, the row
+#: written is checked entry by entry.
+_SAFE = 1e300
 #: Uniforms held per seed at a time (steps); any block size gives the same numbers.
 _STEPS = 256
 
@@ -89,10 +102,12 @@ def _build_kernel():
     @numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
     def step_block(i0, i1, t0, nb, U, Z, theta, pc, valid, s, k, b, bc, cdf, mu0c,
                    absorbing, R, noise, sigma, H, lr, mean_baseline, rec_at, theta_rec,
-                   hs, ha, hr, hs2, hp, hd):
+                   hs, ha, hr, hs2, hp, hd, mag, err_t, err_s):
         N, S, A = theta.shape
         for i in range(i0, i1):
-            si, ki, bi, bci = s[i], k[i], b[i], bc[i]
+            if err_t[i] >= 0:             # diverged earlier: this seed is stopped
+                continue
+            si, ki, bi, bci, mi = s[i], k[i], b[i], bc[i], mag[i]
             for j in range(nb):
                 t = t0 + j
                 p = pc[i, si]
@@ -134,6 +149,14 @@ def _build_kernel():
                             g += 1.0
                         theta[i, si, x] = theta[i, si, x] + g * coef
                     valid[i, si] = False
+                    mi += abs(coef)       # |g| ≤ 1: a bound on max |θ[i]|
+                    if not mi <= _SAFE:   # rare: look at the row itself
+                        bad = False
+                        for x in range(A):
+                            bad |= not np.isfinite(theta[i, si, x])
+                        if bad:           # diverged: stop this seed, report it
+                            err_t[i], err_s[i], hr[i, t] = t, si, r
+                            break
                 if mean_baseline:
                     bci += 1
                     bi = bi + (r - bi) / bci
@@ -154,7 +177,7 @@ def _build_kernel():
                     for y in range(S):
                         for x in range(A):
                             theta_rec[i, ridx, y, x] = theta[i, y, x]
-            s[i], k[i], b[i], bc[i] = si, ki, bi, bci
+            s[i], k[i], b[i], bc[i], mag[i] = si, ki, bi, bci, mi
 
     return step_block
 
@@ -195,12 +218,15 @@ def reinforce_run(env: Env, learner: Reinforce, steps: int, gens, s0: np.ndarray
     rec_at[record_steps] = np.arange(record_steps.size)
     theta_rec = np.empty((N, record_steps.size, S, A))
     theta_rec[:, 0] = theta
+    mag = np.abs(theta).reshape(N, -1).max(axis=1)  # max |θ[i]| so far, bounded above
+    err_t = np.full(N, -1, np.int64)               # step at which a seed diverged, or -1
+    err_s = np.zeros(N, np.int64)                  # and the state whose θ row overflowed
     mdp = env.mdp
     args = (env._cdf, env._mu0_cdf, env.absorbing, np.ascontiguousarray(mdp.R, np.float64),
             _NOISE[env.noise], float(env.sigma), int(mdp.horizon or 0), float(learner.lr),
             learner.baseline == "mean", rec_at, theta_rec,
             *(buffers[f] for f in ("states", "actions", "rewards", "next_states", "probs",
-                                   "dones")))
+                                   "dones")), mag, err_t, err_s)
     kernel = _kernel()
     gaussian = env.noise == "gaussian"
 
@@ -226,4 +252,10 @@ def reinforce_run(env: Env, learner: Reinforce, steps: int, gens, s0: np.ndarray
                        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
             for f in futures:
                 f.result()
+    if (err_t >= 0).any():
+        row = int(np.argmin(np.where(err_t >= 0, err_t, np.iinfo(np.int64).max)))
+        t, si = int(err_t[row]), int(err_s[row])
+        raise DivergedError(row, t, f"theta[{row}, {si}] = {theta[row, si].tolist()} is not "
+                                    f"finite (α (r − b) overflowed: lr = {learner.lr!r}, "
+                                    f"r = {float(buffers['rewards'][row, t])!r})")
     return theta_rec

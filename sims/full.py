@@ -1,4 +1,4 @@
-"""The full optimiser: act by π*_t = argmax_π L_t(π; H_t) at every step (shared/seeds/003).
+"""The full optimiser: act by π*_t = argmax_π L_t(π; H_t) at every step (docs/concepts.md §1).
 
 "Optimise θ all the way to convergence before every single action": before each action
 the learner recomputes, exactly, the maximiser of the history objective over everything
@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mesabase.theory import MDPBatch, solve_batch
+from mesabase.theory.checks import check_int, check_real
 from mesabase.theory.empirical import model_arrays
 from mesabase.theory.history import History
 from mesabase.theory.incremental import IncrementalCE
@@ -81,10 +82,15 @@ class FullOptimizer:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}; got {self.objective!r}")
-        if not 0.0 <= self.epsilon <= 1.0:
-            raise ValueError(f"epsilon must be in [0, 1]; got {self.epsilon!r}")
+        check_real(self.epsilon, "epsilon", lo=0.0, hi=1.0)
         if self.tie not in TIES:
             raise ValueError(f"tie must be one of {TIES}; got {self.tie!r}")
+        check_real(self.tol, "tol", lo=0.0, lo_open=True)
+        if self.gamma is not None:
+            check_real(self.gamma, "gamma", lo=0.0, hi=1.0)
+        if self.horizon is not None:
+            check_int(self.horizon, "horizon", lo=1)
+        check_real(self.reward_prior, "reward_prior")
 
     def bind(self, env) -> FullOptimizer:
         """This optimiser with γ and the horizon taken from ``env`` where unset."""

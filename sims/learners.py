@@ -34,6 +34,13 @@ mean of r_0, …, r_{t−1} (b = 0 at t = 0); in episode mode the mean of every 
 G_j of the seed's finished episodes (b = 0 during the first episode), fixed during an
 episode. Either way b does not depend on the current action, so the update stays unbiased.
 
+Divergence. A step size or reward large enough for α (r − b) ψ to overflow (lr = 1e308, or
+rewards near 1e308) would turn θ into ±∞ and π into NaN. Every update checks the θ rows it
+changed (and, for the linear family, the logits it used) with one reduction —
+a non-finite sum flags the rows, which are then searched — and raises
+:class:`DivergedError` naming the step t and the seed (its row of the batch; ``simulate``
+reports the seed itself).
+
 Natural gradient (tabular only). ψ_t is replaced by the score preconditioned by the
 Fisher matrix of the action distribution at s_t, F_s = diag π_s − π_s π_sᵀ:
 x = e_{s_t, a_t} / π_θ(a_t|s_t) on row s_t solves F_s x = e_{a_t} − π_s (the minimum-norm
@@ -55,10 +62,13 @@ J. Lee, G. Mahajan, JMLR 22 (2021).
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
+
+from mesabase.theory.checks import real_array
 
 from .policies import (
     LinearSoftmax,
@@ -73,7 +83,49 @@ from .policies import (
 )
 from .schedules import Constant, make_schedule
 
-__all__ = ["Transition", "ReinforceState", "Reinforce"]
+__all__ = ["Transition", "ReinforceState", "Reinforce", "DivergedError"]
+
+
+class DivergedError(ValueError, FloatingPointError):
+    """A learner's parameters or logits became non-finite (an update overflowed).
+
+    Attributes: ``row`` (the seed's row in the batch), ``step`` (the global step t of the
+    update), ``seed`` (the seed: ``row`` unless the caller knew the seed itself, as
+    :func:`~mesabase.sims.simulate.simulate` does) and ``detail``.
+    """
+
+    def __init__(self, row: int, step: int, detail: str, seed: int | None = None):
+        self.row, self.step, self.detail = int(row), int(step), detail
+        self.seed = self.row if seed is None else int(seed)
+        where = "" if seed is None or int(seed) == self.row else f" (batch row {self.row})"
+        super().__init__(f"REINFORCE diverged at step {self.step} for seed {self.seed}{where}: "
+                         f"{detail}; lower lr or rescale the rewards")
+
+    def with_seed(self, seed: int) -> DivergedError:
+        """The same error, naming ``seed`` instead of the batch row."""
+        return DivergedError(self.row, self.step, self.detail, seed)
+
+    def __reduce__(self):  # picklable (process pools), despite the custom signature
+        return (DivergedError, (self.row, self.step, self.detail,
+                                None if self.seed == self.row else self.seed))
+
+
+def _check_finite(x: np.ndarray, step, what: str, rows=None, r=None, coef=None,
+                  s=None) -> None:
+    """Raise DivergedError if ``x`` (seed axis first) has a non-finite entry. One reduction
+    when it has none (a NaN or ±∞ makes the sum non-finite; a finite sum that overflows
+    only triggers the exact search)."""
+    if math.isfinite(np.add.reduce(x, axis=None)):
+        return
+    bad = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    if not bad.any():
+        return
+    i = int(np.argmax(bad))
+    label = what.format(n=i if rows is None else rows[i], s=None if s is None else int(s[i]))
+    detail = f"{label} = {x[i].tolist()} is not finite"
+    if coef is not None:
+        detail += f" (α (r − b) = {float(coef[i])!r} for r = {float(r[i])!r})"
+    raise DivergedError(i if rows is None else rows[i], step, detail)
 
 
 class Transition(NamedTuple):
@@ -169,7 +221,7 @@ class Reinforce:
         if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0 <= gamma <= 1:
             raise ValueError(f"gamma must be a real in [0, 1]; got {gamma!r}")
         if init_logits is not None:
-            x = np.array(init_logits, dtype=np.float64)
+            x = real_array(init_logits, "init_logits", copy=True)
             if not np.isfinite(x).all():
                 raise ValueError("init_logits must be finite")
             x.flags.writeable = False
@@ -237,8 +289,8 @@ class Reinforce:
         s, a, r, done = _check_step(step, N, state.theta.shape, self._linear)
         n = np.arange(N)
         if self.mode == "step":
-            return self._step(state, n, s, a, r)
-        return self._episode(state, n, s, a, r, done)
+            return self._step(state, n, s, a, r, step.t)
+        return self._episode(state, n, s, a, r, done, step.t)
 
     # ---- internals: the row kernels of mesabase.sims.policies --------------------------
     def _alpha(self, count):
@@ -264,14 +316,13 @@ class Reinforce:
         return (_natural_rows if self.natural else _score_rows)(logits, n, a)
 
     @staticmethod
-    def _add_rows(x, idx, rows, delta):
-        """A copy of x (N, S, A) with row s_n of seed n set to rows + delta, where ``rows``
-        are x's rows at the flat index ``idx`` (already gathered)."""
+    def _put_rows(x, idx, new):
+        """A copy of x (N, S, A) with row s_n of seed n (flat index ``idx``) set to new[n]."""
         N, S, A = x.shape
         if S == 1:
-            return (rows + delta).reshape(N, 1, A)
+            return new.reshape(N, 1, A)
         out = x.copy()
-        out.reshape(N * S, A)[idx] = rows + delta
+        out.reshape(N * S, A)[idx] = new
         return out
 
     @staticmethod
@@ -284,15 +335,21 @@ class Reinforce:
             flat = x.reshape(N * S, A)
             flat[idx] = np.take(flat, idx, axis=0) + delta
 
-    def _step(self, st, n, s, a, r):
-        coef = self._alpha(st.count) * (r - st.baseline)
-        where, logits = self._rows(st.theta, n, s)
-        psi = self._score(logits, where, n, a)
-        psi *= coef[:, None]
-        if self._linear is None:
-            theta = self._add_rows(st.theta, where, logits, psi)
-        else:
-            theta = st.theta + psi
+    def _step(self, st, n, s, a, r, t):
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow: DivergedError below
+            coef = self._alpha(st.count) * (r - st.baseline)
+            where, logits = self._rows(st.theta, n, s)
+            if self._linear is not None:
+                _check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
+            psi = self._score(logits, where, n, a)
+            psi *= coef[:, None]
+            if self._linear is None:
+                new = logits + psi
+                _check_finite(new, t, "theta[{n}, {s}]", r=r, coef=coef, s=s)
+                theta = self._put_rows(st.theta, where, new)
+            else:
+                theta = st.theta + psi
+                _check_finite(theta, t, "theta[{n}]", r=r, coef=coef)
         baseline, bcount = st.baseline, st.baseline_count
         if self.baseline == "mean":
             bcount = bcount + 1
@@ -300,9 +357,15 @@ class Reinforce:
         return st._replace(theta=theta, count=st.count + 1, baseline=baseline,
                            baseline_count=bcount)
 
-    def _episode(self, st, n, s, a, r, done):
+    def _episode(self, st, n, s, a, r, done, t):
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: DivergedError at the end
+            return self._episode_update(st, n, s, a, r, done, t)
+
+    def _episode_update(self, st, n, s, a, r, done, t):
         g, b = self.gamma, st.baseline
         where, logits = self._rows(st.theta, n, s)
+        if self._linear is not None:
+            _check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
         psi = self._score(logits, where, n, a)
         if self._linear is None:
             trace = g * st.trace if g != 1.0 else st.trace.copy()
@@ -322,7 +385,9 @@ class Reinforce:
         if done.any():
             alpha = np.broadcast_to(self._alpha(count), (len(n),))[done]
             theta = theta.copy()
-            theta[done] += alpha.reshape(-1, *(1,) * (theta.ndim - 1)) * accum[done]
+            upd = theta[done] + alpha.reshape(-1, *(1,) * (theta.ndim - 1)) * accum[done]
+            _check_finite(upd, t, "theta[{n}] at the episode's end", rows=np.flatnonzero(done))
+            theta[done] = upd
             count = count + done
             if self.baseline == "mean":
                 total = bcount + np.where(done, length, 0)
@@ -341,7 +406,9 @@ class Reinforce:
 def _check_step(step, N, theta_shape, linear):
     """(s, a, r, done) as arrays of shape (N,), with a clear error when they are not."""
     s, a = np.asarray(step.state), np.asarray(step.action)
-    r = np.asarray(step.reward, dtype=np.float64)
+    r = np.asarray(step.reward)
+    if r.dtype != np.float64:   # complex rewards are refused, not truncated
+        r = real_array(r, "step.reward")
     if r.shape == (N,) and not np.isfinite(r).all():
         i = int(np.argmax(~np.isfinite(r)))
         raise ValueError(f"step.reward[{i}] = {r[i]} is not finite")

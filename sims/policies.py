@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mesabase.theory.checks import real_array
+
 __all__ = ["TabularSoftmax", "LinearSoftmax", "softmax", "log_softmax"]
 
 
@@ -54,7 +56,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     >>> log_softmax(np.array([0.0, -1e4])).tolist()
     [0.0, -10000.0]
     """
-    x = np.asarray(logits, dtype=np.float64)
+    x = np.asarray(logits)
+    if x.dtype != np.float64:   # complex logits are refused, not truncated
+        x = real_array(x, "logits")
     x2 = x.reshape(-1, x.shape[-1])
     z = x2 - _row_max(x2)[:, None]
     z -= np.log(_row_sum(np.exp(z)))[:, None]
@@ -67,7 +71,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([1e4, 1e4, -1e4])).tolist()
     [0.5, 0.5, 0.0]
     """
-    x = np.asarray(logits, dtype=np.float64)
+    x = np.asarray(logits)
+    if x.dtype != np.float64:   # complex logits are refused, not truncated
+        x = real_array(x, "logits")
     x2 = x.reshape(-1, x.shape[-1])
     e = x2 - _row_max(x2)[:, None]
     np.exp(e, out=e)
@@ -100,7 +106,7 @@ def _indices(x, n: int, size: int, name: str) -> np.ndarray:
 
 
 def _finite(theta, shape_tail: tuple[int, ...], what: str) -> np.ndarray:
-    t = np.asarray(theta, dtype=np.float64)
+    t = real_array(theta, what)
     if t.ndim != 1 + len(shape_tail) or t.shape[1:] != shape_tail:
         want = ", ".join(["N", *map(str, shape_tail)])
         raise ValueError(f"{what} must have shape ({want}) with the seed axis first; "
@@ -115,7 +121,7 @@ def _init(n_seeds, tail: tuple[int, ...], init_logits, what: str) -> np.ndarray:
     n = _positive_int(n_seeds, "n_seeds")
     if init_logits is None:
         return np.zeros((n, *tail))
-    x = np.asarray(init_logits, dtype=np.float64)
+    x = real_array(init_logits, what)
     if x.shape == tail:
         x = np.broadcast_to(x, (n, *tail))
     return _finite(x, tail, what).copy()
@@ -283,9 +289,9 @@ class TabularSoftmax(_SoftmaxFamily):
         """
         theta = self.check(theta)
         pi = softmax(theta)
-        w = np.broadcast_to(np.asarray(w, dtype=np.float64), theta.shape)
+        w = np.broadcast_to(real_array(w, "w"), theta.shape)
         rho = np.ones(theta.shape[:2]) if rho is None else np.broadcast_to(
-            np.asarray(rho, dtype=np.float64), theta.shape[:2])
+            real_array(rho, "rho"), theta.shape[:2])
         adv = w - (pi * w).sum(-1, keepdims=True)
         return rho[..., None] * pi * adv
 
@@ -315,7 +321,7 @@ class LinearSoftmax(_SoftmaxFamily):
     phi_t: np.ndarray = field(init=False, repr=False)   # φᵀ[k, s, a], (d, S, A)
 
     def __post_init__(self):
-        phi = np.array(self.features, dtype=np.float64)
+        phi = real_array(self.features, "features", copy=True)
         if phi.ndim != 3:
             raise ValueError(f"features must have shape (S, A, d) (rank 3); got rank "
                              f"{phi.ndim}, shape {phi.shape}")
@@ -385,8 +391,8 @@ class LinearSoftmax(_SoftmaxFamily):
         w: (S, A) or (N, S, A); rho: (S,) or (N, S), default all ones.
         """
         pi = self.probs(theta)
-        w = np.broadcast_to(np.asarray(w, dtype=np.float64), pi.shape)
+        w = np.broadcast_to(real_array(w, "w"), pi.shape)
         rho = np.ones(pi.shape[:2]) if rho is None else np.broadcast_to(
-            np.asarray(rho, dtype=np.float64), pi.shape[:2])
+            real_array(rho, "rho"), pi.shape[:2])
         c = rho[..., None] * pi * (w - (pi * w).sum(-1, keepdims=True))   # (N, S, A)
         return (c[..., None] * self.features[None]).sum((1, 2))

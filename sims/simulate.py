@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mesabase.theory import History, expected_returns, solve
+from mesabase.theory.checks import check_int
 
 from .envs.base import Env, sample_index
 from .full import FullOptimizer
-from .learners import Transition
+from .learners import DivergedError, Transition
 
 __all__ = ["simulate", "Run", "BLOCK"]
 
@@ -90,11 +91,20 @@ def _sample_actions(pi_s: np.ndarray, u: np.ndarray, ge: np.ndarray) -> np.ndarr
 
 
 def _seed_list(seeds) -> np.ndarray:
+    """A count N -> seeds 0…N−1; a list of non-negative integer seeds as given. bools (a
+    count of True?) and floats are refused, in the count and in the list."""
+    if isinstance(seeds, (bool, np.bool_)):
+        raise ValueError(f"seeds must be a count (an integer >= 1) or a list of integer "
+                         f"seeds; got {seeds!r}")
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1 (a count) or a list of seeds; got {seeds}")
         return np.arange(int(seeds))
-    arr = np.asarray(list(seeds))
+    try:
+        arr = np.asarray(list(seeds))
+    except TypeError:
+        raise ValueError(f"seeds must be a count (an integer >= 1) or a list of integer "
+                         f"seeds; got {seeds!r}") from None
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError("seeds must be a count or a non-empty list of integer seeds")
     if (arr < 0).any():
@@ -179,10 +189,13 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
       learner: a learner (``init``/``policy``/``update``; e.g. ``Reinforce``,
         ``FullOptimizer``); one with a ``bind(env)`` method is bound to ``env`` first, and
         one with ``action_probs(state, s)`` is asked only for the rows it acts in.
-      steps: T, the number of transitions per seed.
-      seeds: a count N (seeds 0…N−1) or a list of non-negative integer seeds.
+      steps: T ≥ 0, the number of transitions per seed (an integer: ``int`` or a numpy
+        integer; a float, even 3.0, or a bool is refused).
+      seeds: a count N ≥ 1 (seeds 0…N−1) or a list of non-negative integer seeds (bools
+        refused).
       shadow: the history objective of the shadow π*_t, or None for no shadow.
-      record_every: record policies every k steps (and at t = 0 and the final step T).
+      record_every: record policies every k ≥ 1 steps (and at t = 0 and the final step T);
+        an integer, as ``steps``.
       engine: ``"numpy"`` (the reference) or ``"numba"``: a fused compiled kernel for
         tabular step-mode ``Reinforce`` with a constant step size and no shadow (see
         :mod:`mesabase.sims.fast`; needs the optional numba), equal to the numpy path to
@@ -190,17 +203,18 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
 
     Returns:
       A :class:`Run`.
+
+    Raises:
+      DivergedError: (:mod:`mesabase.sims.learners`) when a learner's update overflows,
+        naming the step and the seed.
     """
     if not isinstance(env, Env):
         raise TypeError(f"env must be an Env (see mesabase.sims.envs); got {type(env).__name__}")
-    if int(steps) < 0:
-        raise ValueError(f"steps must be >= 0; got {steps}")
-    if int(record_every) < 1:
-        raise ValueError(f"record_every must be >= 1; got {record_every}")
+    T = check_int(steps, "steps", lo=0)
+    k_rec = check_int(record_every, "record_every", lo=1)
     if engine not in ("numpy", "numba"):
         raise ValueError(f"engine must be 'numpy' or 'numba'; got {engine!r}")
     seeds = _seed_list(seeds)
-    T, k_rec = int(steps), int(record_every)
     N, S, A = seeds.size, env.n_states, env.n_actions
     if hasattr(learner, "bind"):
         learner = learner.bind(env)
@@ -258,9 +272,12 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
         r = env.reward(s, a, u[2])
         k = k + 1
         done = env.absorbing[s2] if H is None else (env.absorbing[s2] | (k >= H))
-        history.append(s, a, r, s2, prob, done)
+        history._append_unchecked(s, a, r, s2, prob, done)     # valid by construction
         step = Transition(s, a, r, s2, prob, done, t)
-        state = learner.update(state, step)
+        try:
+            state = learner.update(state, step)
+        except DivergedError as e:
+            raise e.with_seed(int(seeds[e.row])) from None
         if shadow:
             c = sh_state.counts
             c[n, s, a, s2] += 1.0
@@ -298,7 +315,10 @@ def _simulate_numba(env: Env, learner, T: int, seeds: np.ndarray, k_rec: int, sh
     s0 = env.reset(np.array([g.random() for g in gens]))
     history = History(N, max(T, 1))
     record_steps = _record_steps(T, k_rec)
-    theta_rec = fast.reinforce_run(env, learner, T, gens, s0, record_steps, history._data)
+    try:
+        theta_rec = fast.reinforce_run(env, learner, T, gens, s0, record_steps, history._data)
+    except DivergedError as e:
+        raise e.with_seed(int(seeds[e.row])) from None
     history._t = T
     policies = learner.policy(learner.init(N, env.n_states, env.n_actions)._replace(
         theta=theta_rec.reshape(-1, env.n_states, env.n_actions)))

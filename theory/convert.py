@@ -19,6 +19,7 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 
+from .checks import is_real, real_array
 from .mdp import ROW_SUM_ATOL, InvalidMDP, TabularMDP
 
 __all__ = ["from_mdptoolbox", "from_gym"]
@@ -40,6 +41,9 @@ def _matrices(X, name: str, what: str) -> list:
     out = []
     for a, m in enumerate(X):
         m = m if sp.issparse(m) else np.asarray(m)
+        if m.dtype.kind == "c":
+            raise InvalidMDP(f"{name}[{a}] (action {a}) must be real; got complex dtype "
+                             f"{m.dtype} (the imaginary part would be discarded)")
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise InvalidMDP(
                 f"{name}[{a}] (action {a}) must be a square (S, S) {what} matrix; "
@@ -268,6 +272,10 @@ def from_gym(P, *, gamma, horizon=None, mu0=None, n_states=None, n_actions=None,
                     raise InvalidMDP(f"P[{s}][{a}][{k}] must be (prob, s_next, reward, done); "
                                      f"got {entry!r}")
                 prob, s_next, reward, done = entry
+                for what, x in (("probability", prob), ("reward", reward)):
+                    if not is_real(x):  # "0.5", True, 1+0j: refused, not converted
+                        raise InvalidMDP(f"P[{s}][{a}][{k}] (state {s}, action {a}) has "
+                                         f"{what} {x!r}; it must be a real number")
                 prob, reward = float(prob), float(reward)
                 if not np.isfinite(prob) or prob < 0:
                     raise InvalidMDP(f"P[{s}][{a}][{k}] (state {s}, action {a}) has probability "
@@ -303,7 +311,7 @@ def from_gym(P, *, gamma, horizon=None, mu0=None, n_states=None, n_actions=None,
         m = np.zeros(S_out)
         m[:S] = 1.0 / S
     else:
-        m = np.asarray(mu0, dtype=np.float64)
+        m = real_array(mu0, "mu0", error=InvalidMDP)
         if m.shape == (S,) and any_done:
             m = np.concatenate([m, [0.0]])
         elif m.shape != (S_out,):

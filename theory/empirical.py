@@ -18,7 +18,7 @@ must still be an MDP. The rule is a parameter, recorded in the result as ``rule`
 * ``"uniform"``: P̂[s, a, ·] uniform over states, R̂[s, a] = r₀.
 
 Either way the rule is an assumption, not data: attribution treats what the history
-leaves undetermined as part of the objective's argmax set (see shared/DESIGN.md).
+leaves undetermined as part of the objective's argmax set (see docs/concepts.md §3.4).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .batch import MDPBatch
+from .checks import check_int, check_real, real_array
 from .history import History
 from .mdp import TabularMDP
 
@@ -36,7 +37,7 @@ UNVISITED = ("self-loop", "uniform")
 
 def empirical_counts(history: History, n_states: int, n_actions: int):
     """``(counts, reward_sums)``: n[n, s, a, s'] (N, S, A, S) and Σr[n, s, a] (N, S, A)."""
-    S, A = int(n_states), int(n_actions)
+    S, A = check_int(n_states, "n_states", lo=1), check_int(n_actions, "n_actions", lo=1)
     for name, arr, bound in (("states", history.states, S), ("actions", history.actions, A),
                              ("next_states", history.next_states, S)):
         if arr.size and arr.max() >= bound:
@@ -59,11 +60,11 @@ def model_arrays(counts, rsum, *, prior=0.0, reward_prior=0.0, reward_weight=0.0
     if unvisited not in UNVISITED:
         raise ValueError(f"unvisited must be one of {UNVISITED}; got {unvisited!r}")
     S = counts.shape[-1]
-    alpha = np.broadcast_to(np.asarray(prior, dtype=np.float64), counts.shape[-3:])
+    alpha = np.broadcast_to(real_array(prior, "prior"), counts.shape[-3:])
     if (alpha < 0).any() or not np.isfinite(alpha).all():
         raise ValueError("prior (Dirichlet pseudo-counts) must be finite and >= 0")
-    if reward_weight < 0:
-        raise ValueError(f"reward_weight must be >= 0; got {reward_weight!r}")
+    reward_weight = check_real(reward_weight, "reward_weight", lo=0.0)
+    reward_prior = check_real(reward_prior, "reward_prior")
     visits = counts.sum(axis=-1)
     mass = counts + alpha
     total = mass.sum(axis=-1)

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .checks import real_array
 from .episodic import _is_episodic, policy_terminates, terminal_states
 from .mdp import InvalidMDP, TabularMDP
 
@@ -30,30 +31,38 @@ __all__ = [
 SPARSE_DIRECT_MAX = 2000
 
 
+def _check_rows(pi: np.ndarray, name: str) -> np.ndarray:
+    """Every ``pi[..., :]`` a distribution: finite, >= 0, summing to 1 within 1e-9. The
+    error names the first offending index (NaN and ±inf are not probabilities)."""
+    if not np.isfinite(pi).all() or (pi < 0).any():
+        i = tuple(int(j) for j in np.argwhere(~np.isfinite(pi) | (pi < 0))[0])
+        raise InvalidMDP(f"{name}[{', '.join(map(str, i))}] = {float(pi[i])} is not a probability")
+    sums = pi.sum(axis=-1)
+    if (np.abs(sums - 1) > 1e-9).any():
+        i = tuple(int(j) for j in np.argwhere(np.abs(sums - 1) > 1e-9)[0])
+        raise InvalidMDP(
+            f"{name}[{', '.join(map(str, i))}, :] sums to {float(sums[i])!r}, not 1"
+        )
+    return pi
+
+
 def check_policy(mdp: TabularMDP, policy) -> np.ndarray:
-    """Validate ``pi[s, a]`` (or ``pi[t, s, a]`` for a finite horizon) and return it as float."""
-    pi = np.asarray(policy, dtype=np.float64)
+    """Validate ``pi[s, a]`` (or ``pi[t, s, a]`` for a finite horizon) and return it as float.
+
+    Rows must be distributions (finite, >= 0, summing to 1); complex input is refused."""
+    pi = real_array(policy, "policy", error=InvalidMDP)
     S, A = mdp.n_states, mdp.n_actions
     ok = pi.shape == (S, A) or (mdp.horizon is not None and pi.shape == (mdp.horizon, S, A))
     if not ok:
         extra = f" or ({mdp.horizon}, {S}, {A})" if mdp.horizon is not None else ""
         raise InvalidMDP(f"policy must have shape ({S}, {A}){extra}; got {pi.shape}")
-    if not np.isfinite(pi).all() or (pi < 0).any():
-        i = tuple(int(j) for j in np.argwhere(~np.isfinite(pi) | (pi < 0))[0])
-        raise InvalidMDP(f"policy[{', '.join(map(str, i))}] = {float(pi[i])} is not a probability")
-    sums = pi.sum(axis=-1)
-    if (np.abs(sums - 1) > 1e-9).any():
-        i = tuple(int(j) for j in np.argwhere(np.abs(sums - 1) > 1e-9)[0])
-        raise InvalidMDP(
-            f"policy[{', '.join(map(str, i))}, :] sums to {float(sums[i])!r}, not 1"
-        )
-    return pi
+    return _check_rows(pi, "policy")
 
 
 def _reward(mdp: TabularMDP, reward) -> np.ndarray:
     if reward is None:
         return mdp.R
-    r = np.asarray(reward, dtype=np.float64)
+    r = real_array(reward, "reward", error=InvalidMDP)
     if r.shape != mdp.R.shape:
         raise InvalidMDP(f"reward must have shape {mdp.R.shape} (s, a); got {r.shape}")
     if not np.isfinite(r).all():
@@ -191,13 +200,14 @@ def evaluate_many(mdp: TabularMDP, policies, reward=None) -> np.ndarray:
     Returns (M, S) for an infinite horizon — solving (I − γ P_π) V = r_π for all M at
     once — or (M, H+1, S) for a finite horizon (backward recursion, vectorised over M).
     Equal to ``evaluate`` policy by policy (tested); γ = 1 episodic problems loop.
+    Policies are validated as :func:`evaluate` validates one (finite, >= 0, rows summing
+    to 1; the error names ``policies[m, s, a]``).
     """
-    pi = np.asarray(policies, dtype=np.float64)
+    pi = real_array(policies, "policies", error=InvalidMDP)
     S, A = mdp.n_states, mdp.n_actions
     if pi.ndim != 3 or pi.shape[1:] != (S, A):
         raise InvalidMDP(f"policies must have shape (M, {S}, {A}); got {pi.shape}")
-    if (np.abs(pi.sum(-1) - 1) > 1e-9).any() or (pi < 0).any():
-        raise InvalidMDP("every policies[m, s, :] must be a distribution over actions")
+    _check_rows(pi, "policies")
     r = _reward(mdp, reward)
     if mdp.horizon is not None:
         H = mdp.horizon

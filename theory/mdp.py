@@ -24,10 +24,12 @@ is read as its shortest round-trip decimal (``0.9`` → 9/10).
 from __future__ import annotations
 
 from fractions import Fraction
-from numbers import Integral, Rational
+from numbers import Integral, Rational, Real
 
 import numpy as np
 import scipy.sparse as sp
+
+from .checks import real_array
 
 __all__ = ["InvalidMDP", "TabularMDP", "ROW_SUM_ATOL", "to_fraction"]
 
@@ -66,10 +68,9 @@ def _as_exact(a: np.ndarray) -> np.ndarray:
 
 
 def _float_image(a, name: str) -> np.ndarray:
-    try:
-        return np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InvalidMDP(f"{name} must be numeric: {e}") from None
+    """The float64 image of ``a``; complex or non-numeric input is an InvalidMDP (numpy
+    would drop an imaginary part with only a warning)."""
+    return real_array(a, name, error=InvalidMDP)
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
@@ -120,10 +121,12 @@ def _check_exact_rows(name: str, a: np.ndarray) -> None:
 
 
 def _check_gamma_horizon(gamma, horizon):
-    try:
-        g = float(gamma)
-    except (TypeError, ValueError):
-        raise InvalidMDP(f"gamma must be a number in [0, 1]; got {gamma!r}") from None
+    """γ must be a real number (int, float, numpy scalar, Fraction, sympy Rational): a string
+    such as ``"0.9"``, a bool or a complex number is refused, not converted."""
+    g0 = gamma[()] if isinstance(gamma, np.ndarray) and gamma.ndim == 0 else gamma
+    if isinstance(g0, (bool, np.bool_)) or not isinstance(g0, Real):
+        raise InvalidMDP(f"gamma must be a number in [0, 1]; got {gamma!r}")
+    g = float(g0)
     if not (0.0 <= g <= 1.0) or not np.isfinite(g):
         raise InvalidMDP(f"gamma must be in [0, 1]; got {gamma!r}")
     if horizon is not None:
@@ -165,6 +168,8 @@ class TabularMDP:
         gamma_f, horizon = _check_gamma_horizon(gamma, horizon)
         exact = False
         if sp.issparse(P):
+            if P.dtype.kind not in "biuf":
+                raise InvalidMDP(f"sparse P must be real; got dtype {P.dtype}")
             Pm = sp.csr_array(P, dtype=np.float64, copy=True)
             if Pm.ndim != 2 or Pm.shape[0] % max(Pm.shape[1], 1) or Pm.shape[1] == 0:
                 raise InvalidMDP(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mesabase.theory import TabularMDP
+from mesabase.theory.checks import real_array
 
 from .base import Env
 
@@ -12,7 +13,7 @@ __all__ = ["bernoulli_bandit", "gaussian_bandit"]
 
 
 def _bandit_mdp(means, gamma) -> TabularMDP:
-    means = np.asarray(means, dtype=np.float64)
+    means = real_array(means, "means")
     if means.ndim != 1 or means.size < 1:
         raise ValueError(f"means must be a non-empty 1-D array (one per arm); got {means.shape}")
     K = means.size

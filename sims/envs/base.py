@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from mesabase.theory import TabularMDP
+from mesabase.theory.checks import check_real
 
 __all__ = ["Env", "NOISES", "sample_index"]
 
@@ -69,8 +70,7 @@ class Env:
             raise ValueError(f"noise must be one of {NOISES}; got {self.noise!r}")
         if self.noise == "bernoulli" and ((self.mdp.R < 0) | (self.mdp.R > 1)).any():
             raise ValueError("bernoulli rewards need every R[s, a] in [0, 1] (a probability)")
-        if not (self.sigma >= 0) or not np.isfinite(self.sigma):
-            raise ValueError(f"sigma must be finite and >= 0; got {self.sigma!r}")
+        check_real(self.sigma, "sigma", lo=0.0)
         S, A = self.mdp.n_states, self.mdp.n_actions
         if self.mdp.is_sparse:  # rows of the CSR matrix: no S×A×S table
             Pm = self.mdp.P_matrix

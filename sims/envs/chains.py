@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mesabase.theory import TabularMDP
+from mesabase.theory.checks import check_int
 from mesabase.theory.examples import chain as _chain_mdp
 
 from .base import Env
@@ -32,8 +33,7 @@ def riverswim(n: int = 6, gamma: float = 0.95, horizon: int | None = None) -> En
     expected ones (no noise). The small sure reward at the bank is the trap a greedy
     learner locks onto; the large one needs sustained exploration.
     """
-    if n < 2:
-        raise ValueError(f"riverswim needs n >= 2 states; got {n}")
+    n = check_int(n, "n (riverswim's number of states)", lo=2)
     P = np.zeros((n, 2, n))
     R = np.zeros((n, 2))
     for s in range(n):

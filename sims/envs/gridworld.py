@@ -56,6 +56,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mesabase.theory import TabularMDP, expected_return, to_fraction
+from mesabase.theory.checks import is_real
 
 from .base import Env
 from .gridmap import ABSORBING, ARROWS, MOVES, MapError, find_cells, lap_order, parse_map
@@ -201,8 +202,8 @@ def _check_weights(weights) -> dict[str, float]:
     for name, w in weights.items():
         if name not in _EVENT:
             raise MapError(f"unknown reward {name!r}; choose from {', '.join(REWARD_NAMES)}")
-        if not np.isfinite(float(w)):
-            raise MapError(f"reward weight {name!r} = {w!r} is not finite")
+        if not is_real(w) or not np.isfinite(float(w)):
+            raise MapError(f"reward weight {name!r} = {w!r} is not a finite real number")
         out[name] = w
     return out
 
@@ -261,7 +262,7 @@ def build_gridworld(ascii_map: str, *, gamma=0.95, horizon=None, slip=0.0, step_
     """
     rows = parse_map(ascii_map)
     exact = isinstance(gamma, Fraction)
-    if not 0.0 <= float(slip) <= 1.0:
+    if not is_real(slip) or not 0.0 <= float(slip) <= 1.0:
         raise MapError(f"slip must be a probability in [0, 1]; got {slip!r}")
     weights = _check_weights(dict(DEFAULT_WEIGHTS) if rewards is None else rewards)
     if step_reward:
@@ -364,6 +365,8 @@ def expected_count(world: Gridworld, policy, name: str, *, gamma=None) -> float:
     if name not in world.rewards:
         raise MapError(f"unknown reward {name!r}; choose from {', '.join(REWARD_NAMES)}")
     mdp = world.mdp
+    if gamma is not None and not is_real(gamma):
+        raise MapError(f"gamma must be None or a real number in [0, 1]; got {gamma!r}")
     if gamma is not None and float(gamma) != mdp.gamma:
         P = mdp.P_matrix if mdp.is_sparse else mdp.P
         mdp = TabularMDP(P, mdp.R, gamma=float(gamma), horizon=mdp.horizon, mu0=mdp.mu0)

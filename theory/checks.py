@@ -1,0 +1,131 @@
+"""Argument checks shared by mesabase.theory and mesabase.sims: integers, reals and real arrays.
+
+The rules, applied the same way everywhere:
+
+* an **integer** argument (a count, an index, a number of steps, a horizon) must be a Python
+  ``int`` or a numpy integer (anything registered as :class:`numbers.Integral`, e.g. a
+  sympy Integer), or a 0-d integer array. ``bool`` is refused (``True`` is not a count),
+  and so is every float, *including integral ones such as 3.0*: a float where an integer
+  is meant is usually a computed value that was meant to be rounded somewhere, and
+  rounding it here would hide that (``steps=2.7`` would silently run 2 steps);
+* a **real** argument (a discount, a step size, a tolerance) must be a
+  :class:`numbers.Real` — int, float, numpy floating or integer, ``Fraction``, sympy
+  Rational — or a 0-d real array; ``bool``, ``str`` (``"0.9"``) and complex numbers are
+  refused, and it must be finite unless said otherwise;
+* a **real array** is refused when its dtype is complex (converting would discard the
+  imaginary part: numpy only warns) or not numeric (strings, objects that are not real
+  numbers).
+
+Every failure raises the caller's error class (``ValueError`` by default; a subclass such
+as :class:`~mesabase.theory.InvalidMDP` where the caller has one) with a message naming the
+argument and the value.
+
+Example:
+  >>> check_int(3, "steps", lo=0)
+  3
+  >>> check_int(3.0, "steps")
+  Traceback (most recent call last):
+  ...
+  ValueError: steps must be an integer; got 3.0 (float)
+  >>> check_real(0.9, "gamma", lo=0, hi=1)
+  0.9
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = ["check_int", "check_real", "real_array", "is_int", "is_real"]
+
+
+def _scalar(x):
+    """A 0-d numpy array as its scalar; anything else unchanged."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return x[()]
+    return x
+
+
+def _describe(x) -> str:
+    return f"{x!r} ({type(x).__name__})"
+
+
+def is_int(x) -> bool:
+    """Whether ``x`` is an integer in the sense of :func:`check_int` (no bools, no floats)."""
+    v = _scalar(x)
+    return isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def is_real(x) -> bool:
+    """Whether ``x`` is a real number in the sense of :func:`check_real` (any value, NaN
+    included; no bools, strings or complex numbers)."""
+    v = _scalar(x)
+    return isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+
+
+def check_int(x, name: str, lo: int | None = None, hi: int | None = None, *,
+              error: type[Exception] = ValueError) -> int:
+    """``int(x)`` for an integer ``lo <= x <= hi`` (bounds optional), else ``error``.
+
+    Accepted: ``int``, numpy integers, other :class:`numbers.Integral`, 0-d integer arrays.
+    Refused: ``bool``, floats (even 3.0), strings and everything else.
+    """
+    if not is_int(x):
+        raise error(f"{name} must be an integer; got {_describe(x)}")
+    v = int(_scalar(x))
+    if lo is not None and v < lo or hi is not None and v > hi:
+        rng = (f">= {lo}" if hi is None else f"<= {hi}" if lo is None
+               else f"in [{lo}, {hi}]")
+        raise error(f"{name} must be an integer {rng}; got {v}")
+    return v
+
+
+def check_real(x, name: str, lo: float | None = None, hi: float | None = None, *,
+               lo_open: bool = False, hi_open: bool = False, finite: bool = True,
+               error: type[Exception] = ValueError) -> float:
+    """``float(x)`` for a real ``x`` within the bounds (closed unless ``lo_open``/``hi_open``),
+    else ``error``. NaN is always refused; ±inf unless ``finite=False``.
+
+    Accepted: :class:`numbers.Real` (int, float, numpy numbers, Fraction, sympy Rational) and
+    0-d real arrays. Refused: ``bool``, ``str``, complex numbers.
+    """
+    if not is_real(x):
+        raise error(f"{name} must be a real number; got {_describe(x)}")
+    f = float(_scalar(x))
+    if np.isnan(f) or (finite and not np.isfinite(f)):
+        raise error(f"{name} must be a finite real number; got {x!r}")
+    below = lo is not None and (f <= lo if lo_open else f < lo)
+    above = hi is not None and (f >= hi if hi_open else f > hi)
+    if below or above:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        interval = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+        raise error(f"{name} must be in {interval}; got {x!r}")
+    return f
+
+
+def real_array(x, name: str, *, dtype=np.float64, error: type[Exception] = ValueError,
+               copy: bool = False) -> np.ndarray:
+    """``x`` as a real array of ``dtype`` (float64 by default), refusing complex and
+    non-numeric input instead of discarding an imaginary part or failing obscurely.
+
+    bool and integer arrays are converted (a one-hot policy may be given as bools); an
+    object array is converted element by element (Fractions are fine; complex or str
+    elements are refused).
+    """
+    a = np.asarray(x)
+    kind = a.dtype.kind
+    if kind == "c":
+        raise error(f"{name} must be real; got complex dtype {a.dtype} (the imaginary part "
+                    f"would be discarded)")
+    if kind not in "biuf" and kind != "O":
+        raise error(f"{name} must be numeric; got dtype {a.dtype}")
+    if kind == "O":
+        for v in a.reshape(-1):
+            if isinstance(v, (complex, np.complexfloating, str, bytes)):
+                raise error(f"{name} must hold real numbers; got {_describe(v)}")
+    try:
+        return np.array(a, dtype=dtype, copy=True) if copy else np.asarray(a, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise error(f"{name} must be numeric: {e}") from None
