@@ -13,6 +13,17 @@
 
 ``demo`` and ``run`` write a results folder (default ``./mesabase-results``): Parquet tables,
 figures (PNG and SVG), ``summary.csv`` and ``report.md`` (:mod:`mesabase.sims.report`).
+
+An output folder that does not exist (``--out``, and the folder of ``results --csv FILE``)
+is created with its missing parents, and the command says so: ``mesabase: created folder
+PATH``. A user error never ends in a traceback: a file that cannot be read or written (a
+folder that cannot be created, a read-only or full file system, a missing input, an input
+that is not UTF-8 text) or an invalid input prints one line on stderr naming the path and
+the problem (``mesabase: cannot write out/report.md: Read-only file system``) and exits
+non-zero. Exit codes: 0 done; 1 the command could not finish (an output cannot be written,
+a corrupt store cell, a failed check); 2 a usage error or a missing or invalid input; 130
+interrupted (:mod:`mesabase.sims.userio`). Any other exception is a bug in mesabase and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -85,6 +96,12 @@ def scenario_sizes(sc, *, quick: bool = False, seeds=None, steps=None, record_ev
             record_every = record_every or (sc.record_every if T0 else
                                             max(1, sc.record_every // QUICK_FRACTION))
     steps = sc.steps if steps is None else int(steps)
+    n_seeds = sc.seeds if seeds is None else int(seeds)
+    from .cells import MAX_CELL_WORK
+
+    if steps * n_seeds > MAX_CELL_WORK:  # refused at once, before any work (issue 11, 10)
+        raise ValueError(f"--steps {steps} × --seeds {n_seeds} = {steps * n_seeds:.3g} "
+                         f"seed-steps is over the limit of {MAX_CELL_WORK:.0e} for one run")
     if record_every is None:
         record_every = _record_every(sc.record_every * steps / sc.steps, steps, T0)
     seeds = sc.seeds if seeds is None else int(seeds)
@@ -111,8 +128,16 @@ def _record_every(target: float, steps: int, T0: int | None) -> int:
     so that the final step is recorded: the largest such divisor ≥ target / 2, else target."""
     g = math.gcd(T0, steps - T0) if T0 else steps
     target = max(1, round(target))
-    best = max((d for d in range(1, target + 1) if g % d == 0), default=1)
+    best = max((d for d in _divisors(g) if d <= target), default=1)
     return best if 2 * best >= target else target
+
+
+def _divisors(n: int):
+    """The divisors of ``n`` ≥ 1, by trial division up to √n (O(√n), not O(n))."""
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            yield d
+            yield n // d
 
 
 def _one(name: str, sz: dict, out, dpi):
@@ -140,20 +165,25 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
     bar, write their tables and figures under ``out``, then (``study``: the sizes of
     :func:`mesabase.sims.meta.study.study_sizes`) the meta-bandits study, then rebuild
     ``summary.csv``, ``report.md`` and the behaviour figure from every scenario folder there.
-    Returns an exit code."""
+    Returns an exit code. ``out`` is created (with its parents) if missing, and the stream
+    says so; a folder that cannot be created or written raises
+    :class:`~mesabase.sims.userio.PathError` before any work is done."""
     from pathlib import Path
 
     from tqdm import tqdm
 
     from .report import update_results
+    from .userio import make_folder
 
     stream = stream or sys.stdout
+    out, t0 = Path(out), time.perf_counter()
+    created = make_folder(out)  # before any work: a folder that cannot be made fails fast
     ok, check = exactness_check()
     stream.write(check + "\n")
+    if created:
+        stream.write(f"mesabase: created folder {out}\n")
     if not ok:
         return 1
-    out, t0 = Path(out), time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(names, desc="scenarios", unit="scenario", disable=None)
     for name in bar:
         bar.set_postfix_str(name)
@@ -280,13 +310,19 @@ def claims(max_examples: int = 60, seed: int = 0, out=None) -> int:
 def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None) -> int:
     """Establish the proofs of :data:`mesabase.proofs.PROOFS` (one, or all) and print them as
     Markdown or LaTeX; with ``out_dir`` write one file per proof (``NAME.md`` / ``NAME.tex``)
-    instead. Returns 1 if a proof does not hold, else 0."""
+    instead (the folder is created if missing, and ``out`` says so; a file that cannot be
+    written raises :class:`~mesabase.sims.userio.PathError`). Returns 1 if a proof does not
+    hold, else 0."""
     from pathlib import Path
 
     from mesabase.proofs import PROOFS
 
+    from .userio import atomic_write, make_folder
+
     out = out or sys.stdout
     names = list(PROOFS) if name is None else [name]
+    if out_dir is not None:
+        make_folder(out_dir, out)
     ok = True
     for n in names:
         proof = PROOFS[n]()
@@ -296,10 +332,7 @@ def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None) -> i
             out.write(text + "\n")
             continue
         path = Path(out_dir) / f"{n}.{'md' if fmt == 'md' else 'tex'}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, lambda p, text=text: p.write_text(text, encoding="utf-8"))
         out.write(f"{path}: {'holds' if proof.holds else 'DOES NOT HOLD'}\n")
     return 0 if ok else 1
 
@@ -311,10 +344,18 @@ def _start_value(sol, mdp):
     return sum((m * v for m, v in zip(mu0, V0, strict=True)), Fraction(0))
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (the usage itself is one
+    ``-h`` away), exit status 2; its subcommand parsers are of the same class."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} -h')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from .scenarios import SCENARIOS
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="mesabase",
         description="Exact tabular MDPs, online REINFORCE and the full optimum over history: "
                     "attribute divergences from the intended objective to outer or inner "
@@ -413,8 +454,61 @@ def _run_study(parser, args) -> int:
 
 
 def main(argv=None) -> int:
+    """Run the ``mesabase`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit
+    code (module docstring). A usage error exits through argparse (SystemExit 2). A user
+    error — :func:`mesabase.sims.userio.user_errors`: OSError, UnicodeDecodeError and the
+    library's invalid-input errors — is printed as one line ``mesabase: ...`` on stderr and
+    its code returned; Ctrl-C prints ``mesabase: interrupted`` and returns 130; a closed
+    stdout (``mesabase ... | head``) returns 1 quietly. Other exceptions propagate."""
+    from .userio import FAILED, INTERRUPTED, describe, user_errors
+
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nmesabase: interrupted\n")
+        return INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away: nothing more to say to it
+        _silence_stdout()
+        return FAILED
+    except user_errors() as e:
+        line, code = describe(e)
+        sys.stderr.write(f"mesabase: {line}\n")
+        return code
+
+
+def _silence_stdout() -> None:
+    """Point the stdout file descriptor at /dev/null, so that the interpreter's final flush
+    does not fail again on the closed pipe (the Python documentation's recipe for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real stdout (tests, embedding)
+        pass
+
+
+def _check_inputs(args) -> None:
+    """Read and decode the command's input files before any work, so that an unreadable or
+    non-UTF-8 one is reported by path (:class:`~mesabase.sims.userio.PathError`); create
+    (and announce) the folder of ``results --csv FILE`` when there is a store to export."""
+    from pathlib import Path
+
+    from .userio import make_folder, reading
+
+    if args.command == "sweep" and Path(args.spec).is_file():
+        with reading(args.spec):
+            Path(args.spec).read_bytes().decode("utf-8")
+    if args.command == "results" and args.csv:
+        from .store import MANIFEST
+
+        if (Path(args.store) / MANIFEST).is_file():
+            make_folder(Path(args.csv).parent, sys.stdout)
+
+
+def _dispatch(parser, args) -> int:
     if args.command == "demo":
         return demo(args.out, quick=args.quick)
     if args.command == "run" and args.scenario == "meta-bandits":
@@ -443,6 +537,7 @@ def main(argv=None) -> int:
     if args.command in ("sweep", "results"):
         from .sweep_cli import results_main, sweep_main
 
+        _check_inputs(args)
         return (sweep_main if args.command == "sweep" else results_main)(args)
     parser.print_help()
     return 0

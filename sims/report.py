@@ -15,7 +15,10 @@ never from the live run), by :func:`draw_scenario` and :func:`update_results`. T
 and the report cover every scenario folder in ``out``, so ``mesabase run A`` then
 ``mesabase run B`` into one folder reports both, and rerunning a scenario replaces its rows.
 Every file is written atomically (:func:`atomic_write`: a temporary file in the same folder,
-then ``os.replace``), so an interrupted run leaves each file whole, old or new.
+then ``os.replace``), so an interrupted run leaves each file whole, old or new. A file that
+cannot be written or read (a read-only or full file system; a ``meta.json`` or table in
+``out`` that is not UTF-8, JSON or Parquet) raises :class:`~mesabase.sims.userio.PathError`
+naming it, which the command prints as one line (:mod:`mesabase.sims.userio`).
 
 summary.csv columns: :data:`SUMMARY_COLUMNS`. ``spec_gap``, ``history_gap``,
 ``learner_gap``, ``total`` (= J_I(π_I*) − J_I(π_θt), their sum), ``J_intended`` and
@@ -35,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .attribute import Attribution
+from .attribute import BEHAVIOUR_COLUMNS, GAP_COLUMNS, VERDICT_COLUMNS, Attribution
 from .figures import (
     plot_behaviours,
     plot_gaps,
@@ -48,6 +51,7 @@ from .figures import (
 from .full import FullOptimizer
 from .scenarios import SCENARIOS, ShiftRun, get_scenario
 from .scenarios.transfer import deploy_policies, full_optimizer_policies, is_linear, map_states
+from .userio import PathError, atomic_write, reading, reason, remove
 
 __all__ = ["SUMMARY_COLUMNS", "atomic_write", "scenario_tables", "write_scenario",
            "load_attributions", "draw_scenario", "summary_row", "update_results"]
@@ -71,32 +75,24 @@ _GAP_NAMES = {"spec_gap": "specification gap (outer)", "history_gap": "history g
 
 
 # ---- files --------------------------------------------------------------------------------
-def atomic_write(path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it to ``path``
-    (``os.replace``: atomic on one file system). On an error the temporary file is removed and
-    ``path`` keeps its old content."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def _write_text(path, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def _save_figure(fig, stem: Path, dpi: int | None = None) -> tuple[Path, Path]:
+    """Write ``{stem}.png`` and ``{stem}.svg`` atomically (as :func:`atomic_write`); an
+    OSError is raised as a :class:`~mesabase.sims.userio.PathError` naming the file."""
     tmp = stem.with_name(f".{stem.name}.{os.getpid()}.tmp")
+    out = (stem.with_name(f"{stem.name}.png"), stem.with_name(f"{stem.name}.svg"))
     try:
         png, svg = save_figure(fig, tmp, **({} if dpi is None else {"dpi": dpi}))
-        out = (stem.with_name(f"{stem.name}.png"), stem.with_name(f"{stem.name}.svg"))
         os.replace(png, out[0])
         os.replace(svg, out[1])
+    except PathError:
+        raise
+    except OSError as e:
+        svg = os.fsdecode(e.filename or "").endswith(".svg")
+        raise PathError("write", out[1] if svg else out[0], reason(e), e.errno) from e
     finally:
         for ext in (".png", ".svg"):
             Path(f"{tmp}{ext}").unlink(missing_ok=True)
@@ -211,7 +207,7 @@ def write_scenario(out, sc, run, attributions, *, sizes: dict, seconds: float) -
     for name, df in tables.items():
         atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
     for stale in set(("simplex", "policies")) - set(tables):
-        (folder / f"{stale}.parquet").unlink(missing_ok=True)
+        remove(folder / f"{stale}.parquet")
     meta = {"scenario": sc.name, "description": sc.description, "notes": sc.notes,
             "shift_step": sc.shift_step, "sizes": sizes, "seconds": round(float(seconds), 3),
             "attributions": [_attribution_meta(a) for a in attributions]}
@@ -220,20 +216,66 @@ def write_scenario(out, sc, run, attributions, *, sizes: dict, seconds: float) -
 
 
 # ---- reading back -------------------------------------------------------------------------
-def _read(folder: Path, name: str) -> pd.DataFrame | None:
+#: The columns each saved attribution table must have to be read back.
+_TABLE_COLUMNS = {"gaps": GAP_COLUMNS, "behaviours": BEHAVIOUR_COLUMNS,
+                  "verdicts": VERDICT_COLUMNS}
+
+
+def _read(folder: Path, name: str, required: bool = False) -> pd.DataFrame | None:
+    """The table ``folder/name.parquet``, None if there is none. A file that cannot be read
+    as Parquet, lacks a column of :data:`_TABLE_COLUMNS`, or is ``required`` and missing
+    raises :class:`~mesabase.sims.userio.PathError` naming it."""
     p = folder / f"{name}.parquet"
-    return pd.read_parquet(p) if p.exists() else None
+    if not p.exists() and not required:
+        return None
+    with reading(p):
+        df = pd.read_parquet(p)
+        missing = [c for c in _TABLE_COLUMNS.get(name, ()) if c not in df.columns]
+        if missing:
+            raise ValueError(f"not a mesabase {name} table (no column {', '.join(missing)})")
+    return df
+
+
+_META_KEYS = {"scenario": str, "description": str, "sizes": dict, "seconds": (int, float),
+              "attributions": list}
+_ATTRIBUTION_KEYS = {"environment": str, "learner": str, "rows": list,
+                     "spec_gap_range": list, "J_base_range": list}
+_SIZE_KEYS = ("seeds", "steps", "record_every")
 
 
 def _meta(folder: Path) -> dict:
-    return json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    """``folder/meta.json``; one that is missing, not UTF-8, not JSON or not shaped as
+    :func:`write_scenario` writes it raises :class:`~mesabase.sims.userio.PathError`
+    naming it."""
+    p = folder / "meta.json"
+    with reading(p):
+        meta = json.loads(p.read_text(encoding="utf-8"))
+        bad = _bad_keys(meta, _META_KEYS)
+        if not bad:
+            bad = [k for k in _SIZE_KEYS if k not in meta["sizes"]]
+            bad += [f"attributions[{i}].{k}" for i, a in enumerate(meta["attributions"])
+                    for k in _bad_keys(a, _ATTRIBUTION_KEYS)]
+            if not meta["attributions"]:
+                bad.append("attributions[0]")
+        if bad:
+            raise ValueError(f"not a mesabase meta.json (missing or wrong {', '.join(bad)})")
+    return meta
+
+
+def _bad_keys(d, kinds: dict) -> list[str]:
+    if not isinstance(d, dict):
+        return list(kinds)
+    return [k for k, kind in kinds.items() if not isinstance(d.get(k), kind)]
 
 
 def load_attributions(out, name: str) -> list[Attribution]:
-    """The attributions of scenario ``name`` rebuilt from its saved tables (primary first)."""
+    """The attributions of scenario ``name`` rebuilt from its saved tables (primary first).
+    A ``meta.json`` or table that is missing or not as :func:`write_scenario` writes it
+    raises :class:`~mesabase.sims.userio.PathError` naming the file."""
     folder = Path(out) / name
     meta = _meta(folder)
-    gaps, beh, ver = (_read(folder, k) for k in ("gaps", "behaviours", "verdicts"))
+    gaps, beh, ver = (_read(folder, k, required=True) for k in ("gaps", "behaviours",
+                                                                 "verdicts"))
     out_ = []
     for m in meta["attributions"]:
         rows = m["rows"]
@@ -251,14 +293,14 @@ def draw_scenario(out, name: str, dpi: int | None = None) -> list[Path]:
     3-armed bandit) and ``policies-<view>`` (a gridworld: learner and π*_t, train vs
     deployment). Returns the PNG paths."""
     folder = Path(out) / name
-    pngs = [_save_figure(plot_gaps(_read(folder, "gaps"), scenario=name), folder / "gaps",
+    pngs = [_save_figure(plot_gaps(_read(folder, "gaps", True), scenario=name), folder / "gaps",
                          dpi)[0]]
     simplex = _read(folder, "simplex")
     if simplex is not None:
         pngs.append(_save_figure(plot_simplex(simplex), folder / "simplex", dpi)[0])
     for old in folder.glob("policies-*.png"):
-        old.unlink()
-        old.with_suffix(".svg").unlink(missing_ok=True)
+        remove(old)
+        remove(old.with_suffix(".svg"))
     pol = _read(folder, "policies")
     if pol is not None:
         sc = get_scenario(name)
@@ -404,8 +446,9 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
     if verdicts:
         lines += ["![Behaviour attribution across scenarios](behaviours.png)", ""]
     lines += [_section(out, n) for n in names]
-    from .meta.study import study_section
+    from .meta.study import STUDY, study_section
 
-    lines += study_section(out)
+    with reading(out / STUDY):
+        lines += study_section(out)
     _write_text(out / "report.md", "\n".join(lines).rstrip() + "\n")
     return summary
