@@ -13,7 +13,7 @@ from ``numpy.random.default_rng(0)``. The learner is the seed's rule,
 
 Contenders, in seed-steps per second (N × T / wall time):
 - ``simulate(env, Reinforce(lr=0.1), T, seeds=N, shadow=None, record_every=T)``, numpy
-  engine (the reference) and numba engine (``mesabase.sims.fast``) on 1 and 2 threads;
+  engine (the reference) and numba engine (``mesabase.sims.agents.engine``) on 1 and 2 threads;
 - two bare numpy loops written here: *naive* (the obvious code: (N, A) rows, fresh
   temporaries) and *prealloc* (θ held (A, S·N) so every reduction runs along the long seed
   axis; reused buffers, ``out=`` everywhere). Both draw 4 uniforms per seed and step from
@@ -51,9 +51,9 @@ import time
 import numpy as np
 from machine import cpu_name  # benchmarks/machine.py
 
+from mesabase.sims.agents.reinforce import Reinforce
 from mesabase.sims.envs import Env, bernoulli_bandit
-from mesabase.sims.learners import Reinforce
-from mesabase.sims.simulate import simulate
+from mesabase.sims.simulation import simulate
 from mesabase.theory import TabularMDP
 
 try:
@@ -286,7 +286,7 @@ def profile(env, N, T, module):
 def numba_breakdown(env, N, T, repeat):
     """CPU ns per seed-step of the numba engine's parts, on one thread: the per-seed
     generators, the uniforms' draws alone, and the whole ``fast.reinforce_run``."""
-    from mesabase.sims import fast
+    from mesabase.sims.agents import engine as fast
     from mesabase.theory import History
 
     def gens():
@@ -408,7 +408,7 @@ def main(argv=None):
     malloc = None if args.no_malloc else malloc_experiment(args.repeat, args.quick)
     for name, env in (("bandit K=10", workloads()[0][1]), ("MDP", workloads()[2][1])):
         assert check(env), name
-    current = importlib.import_module("mesabase.sims.simulate")
+    current = importlib.import_module("mesabase.sims.simulation")
     profiles = {}
     mods = [("now", current)]
     if args.simulate_from:

@@ -9,7 +9,7 @@ Workload (issue 7). ``--cells`` cells (a multiple of 4): REINFORCE on ``proxy-ba
 ``proxy-bandit-control`` with ``--cells / 4`` step sizes lr ∈ [0.05, 0.5] each, and on
 ``exploration-trap`` with the same step sizes × baseline ∈ {0, "mean"}; every cell runs
 ``--seeds`` seeds for ``--steps`` steps, recording every ``steps / 10``, and is attributed
-(:func:`mesabase.sims.sweep.run_cell`). At the defaults a cell takes 1.1–2.4 s serially
+(:func:`mesabase.sims.experiments.sweeps.run_cell`). At the defaults a cell takes 1.1–2.4 s serially
 (1.7 s on average): every cell is over the 1 s the target speaks of.
 
 Each mode runs the whole grid into a fresh store (timed: the ``sweep`` call, i.e. computing,
@@ -59,8 +59,8 @@ import numpy as np  # noqa: E402
 from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 from pandas.testing import assert_frame_equal  # noqa: E402
 
-from mesabase.sims.store import Store  # noqa: E402
-from mesabase.sims.sweep import grid, sweep  # noqa: E402
+from mesabase.sims.experiments.store import Store  # noqa: E402
+from mesabase.sims.experiments.sweeps import grid, sweep  # noqa: E402
 
 TARGET_EFFICIENCY = 0.9
 
@@ -128,7 +128,7 @@ def run(args) -> str:
             t = time.perf_counter()
             with LocalCluster(n_workers=p, threads_per_worker=1, processes=True,
                               dashboard_address=":0") as cluster, Client(cluster) as client:
-                client.run(lambda: __import__("mesabase.sims.sweep"))
+                client.run(lambda: __import__("mesabase.sims.experiments.sweeps"))
                 dask_start = time.perf_counter() - t
                 tables["dask"], w, c = timed_sweep(cells, client.get_executor(), root,
                                                    "dask")

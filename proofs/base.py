@@ -36,7 +36,7 @@ class Proof:
       steps: the derivation, as :class:`Step` objects.
       holds: True when every step checked out (e.g. a difference simplified to 0).
       about: dotted name of the function the statement is about (e.g.
-        ``"mesabase.sims.policies.TabularSoftmax.grad_log_prob"``).
+        ``"mesabase.sims.agents.policies.TabularSoftmax.grad_log_prob"``).
       references: citations.
     """
 

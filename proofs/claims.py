@@ -286,7 +286,7 @@ def _reinforce_unbiased(case) -> bool:
     import numpy as np
 
     from mesabase.sims import Reinforce
-    from mesabase.sims.learners import Transition
+    from mesabase.sims.agents.reinforce import Transition
 
     b, logits = case
     K, r = b.n_actions, b.R[0]

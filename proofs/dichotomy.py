@@ -17,7 +17,7 @@ b_i (π_i ∈ B), a_i (the agent acts by π_i, exactly one i). The negation of t
 is unsatisfiable (sympy's ``satisfiable`` returns False); the converse's negation is
 satisfiable for |Π| ≥ 2. For arbitrary Π the one-line argument is the witness above.
 
-About :class:`mesabase.sims.full.FullOptimizer`, whose ``policy`` puts mass only on
+About :class:`mesabase.sims.agents.full.FullOptimizer`, whose ``policy`` puts mass only on
 ``optimal`` (the argmax set) when ε = 0.
 """
 
@@ -82,6 +82,6 @@ def dichotomy() -> Proof:
                      "a behaviour is a property of the policy acted by at step t"),
         steps=tuple(steps),
         holds=bool(ok),
-        about="mesabase.sims.full.FullOptimizer",
+        about="mesabase.sims.agents.full.FullOptimizer",
         references=("shared/seeds/003 (the full optimiser)",),
     )

@@ -17,7 +17,7 @@ because such an arm decays like t^{−ηC} with ηC < 1, slower than 1/t. Hence
 independent of the gaps Δ. The limit of the discrete iteration is checked numerically in
 the tests (not proved here: the ODE approximation is an assumption).
 
-About :class:`mesabase.sims.learners.Reinforce` (its expected step on a bandit).
+About :class:`mesabase.sims.agents.reinforce.Reinforce` (its expected step on a bandit).
 
 Reference: J. Mei, C. Xiao, C. Szepesvári, D. Schuurmans, "On the global convergence rates
 of softmax policy gradient methods", ICML 2020 (the Θ(1/t) rate).
@@ -97,6 +97,6 @@ def pg_bandit_rate() -> Proof:
                      "π_{a*} → 1 (the discrete iteration is checked numerically, not proved)"),
         steps=steps,
         holds=bool(ok),
-        about="mesabase.sims.learners.Reinforce",
+        about="mesabase.sims.agents.reinforce.Reinforce",
         references=("Mei, Xiao, Szepesvári & Schuurmans, ICML 2020",),
     )

@@ -63,7 +63,7 @@ def reinforce_unbiased() -> Proof:
                      "established symbolically for K = " + ", ".join(map(str, SIZES))),
         steps=tuple(steps),
         holds=bool(ok),
-        about="mesabase.sims.learners.Reinforce.update",
+        about="mesabase.sims.agents.reinforce.Reinforce.update",
         references=("R. J. Williams, Machine Learning 8, 229–256 (1992)",
                     "R. S. Sutton and A. G. Barto, Reinforcement Learning, 2nd ed., §13.3–13.4"),
     )

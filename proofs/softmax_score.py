@@ -48,7 +48,7 @@ def softmax_score() -> Proof:
                      "a, b ∈ {0, …, K − 1}"),
         steps=steps,
         holds=bool(residual == 0),
-        about="mesabase.sims.policies.TabularSoftmax.grad_log_prob",
+        about="mesabase.sims.agents.policies.TabularSoftmax.grad_log_prob",
         references=("R. J. Williams, Machine Learning 8, 229–256 (1992)",
                     "R. S. Sutton and A. G. Barto, Reinforcement Learning, 2nd ed., §13.3"),
     )

@@ -1,26 +1,40 @@
-"""mesabase.sims: environments, learners, simulation, sweeps, figures and the CLI."""
+"""mesabase.sims: environments, agents, simulation, scenarios, attribution, experiments
+(sweeps and the results store), reports and the CLI, in that order of layers (each imports
+only the ones before it; ``docs/architecture.md``).
 
-from .attribute import Attribution, attribute
-from .envs import Env, bernoulli_bandit, chain, gaussian_bandit, riverswim
-from .full import FullOptimizer
-from .learners import Reinforce, ReinforceState, Transition
-from .policies import LinearSoftmax, TabularSoftmax
-from .scenarios import (
-    SCENARIOS,
-    SHIPPED,
-    Behaviour,
-    Deployment,
-    Scenario,
-    get_scenario,
+Every public name a research note needs is exported here::
+
+    from mesabase.sims import get_scenario, run, simulate, Reinforce, sweep, grid, Store
+"""
+
+from .agents import (
+    FullOptimizer,
+    LinearSoftmax,
+    Reinforce,
+    ReinforceState,
+    TabularSoftmax,
+    Transition,
+)
+from .attribution import (
+    Attribution,
+    ShiftRun,
+    attribute,
+    deploy_policies,
+    learner_params,
     run,
     simulate_shift,
 )
-from .simulate import Run, simulate
+from .envs import Env, bernoulli_bandit, chain, gaussian_bandit, riverswim
+from .experiments import Cell, CorruptCell, SpecError, Store, cell_seeds, grid, load_spec, sweep
+from .scenarios import SCENARIOS, SHIPPED, Behaviour, Deployment, Scenario, get_scenario
+from .simulation import Run, simulate
 
 __all__ = [
     "Env", "bernoulli_bandit", "gaussian_bandit", "chain", "riverswim",
     "FullOptimizer", "Reinforce", "ReinforceState", "Transition",
     "TabularSoftmax", "LinearSoftmax", "Run", "simulate",
     "attribute", "Attribution", "SCENARIOS", "SHIPPED", "get_scenario", "run",
-    "Scenario", "Behaviour", "Deployment", "simulate_shift",
+    "Scenario", "Behaviour", "Deployment", "simulate_shift", "ShiftRun", "deploy_policies",
+    "learner_params", "sweep", "grid", "load_spec", "Cell", "SpecError", "cell_seeds", "Store",
+    "CorruptCell",
 ]

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from mesabase.sims import FullOptimizer, Reinforce, simulate
-from mesabase.sims.attribute import (
+from mesabase.sims.agents.policies import LinearSoftmax
+from mesabase.sims.attribution import learner_params, run
+from mesabase.sims.attribution.analysis import (
     BEHAVIOUR_COLUMNS,
     GAP_COLUMNS,
     VERDICT_COLUMNS,
@@ -18,8 +20,7 @@ from mesabase.sims.attribute import (
     attribute,
 )
 from mesabase.sims.envs.base import Env
-from mesabase.sims.policies import LinearSoftmax
-from mesabase.sims.scenarios import Deployment, get_scenario, learner_params, run
+from mesabase.sims.scenarios import Deployment, get_scenario
 from mesabase.theory import expected_return
 
 TOL = 1e-9
@@ -239,7 +240,7 @@ def test_attribute_errors():
 
 def test_attribute_needs_only_the_run_when_made_by_run():
     from mesabase.sims import attribute, run
-    from mesabase.sims.simulate import simulate
+    from mesabase.sims.simulation import simulate
 
     r, a = run("proxy-bandit", seeds=3, steps=150, record_every=100)
     assert r.steps.tolist() == [0, 100, 150]  # the final step is always recorded

@@ -1,7 +1,8 @@
 """The paths of ``solve(method="auto")`` for discounted problems: modified policy iteration
 (large dense), the compiled value-iteration kernel (small dense, with numba), the numpy
 value-iteration loop, and the fall-backs. Each must return V within ``tol`` of V* (policy
-iteration's V, exact up to rounding) with ``error_bound ≤ tol`` and Q = R + γ P V."""
+iteration's V, exact up to rounding) with ``error_bound ≤ tol`` plus the certificate's
+rounding term, and Q = R + γ P V."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from mesabase.theory import TabularMDP, kernels, solve, solvers, value_iteration
 from mesabase.theory.mpi import modified_policy_iteration
-from mesabase.theory.solvers import _vi_sweeps
+from mesabase.theory.solvers import _rounding, _vi_sweeps
 
 TOL = 1e-8  # the tol passed to the solvers: ‖V − V*‖∞ must be below it
 Q_EXACT = 1e-12  # ‖Q − (R + γ P V)‖∞ relative to 1 + |Q|: rounding only
@@ -26,7 +27,8 @@ def _random(seed, S, A, gamma):
 def _check(sol, mdp, tol=TOL):
     ref = solve(mdp, "pi").V
     assert np.max(np.abs(sol.V - ref)) <= tol
-    assert sol.error_bound <= tol
+    rd = _rounding(mdp)  # what floating point adds to the span bound: 3 E_Q/(1 − γρ̄)
+    assert sol.error_bound <= tol + 3.0 * rd.q_error(np.abs(sol.V).max()) / rd.one_minus_beta()
     Q = mdp.R + mdp.gamma * (mdp.P @ sol.V)
     np.testing.assert_allclose(sol.Q, Q, rtol=0, atol=Q_EXACT * (1 + np.abs(Q).max()))
     assert sol.residual <= (1 - mdp.gamma) * tol + 1e-12

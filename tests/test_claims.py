@@ -7,7 +7,7 @@ import pytest
 from hypothesis import strategies as st
 
 from mesabase.proofs.claims import REGISTRY, Claim, Finding, check, run_registry
-from mesabase.sims import cli
+from mesabase.sims.cli import app as cli
 
 
 @pytest.mark.parametrize("claim", REGISTRY, ids=[c.name for c in REGISTRY])

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesabase.sims import cli
-from mesabase.sims.report import SUMMARY_COLUMNS
+from mesabase.sims.cli import app as cli
+from mesabase.sims.experiments import sizes
+from mesabase.sims.reports.report import SUMMARY_COLUMNS
 from mesabase.sims.scenarios import SCENARIOS, SHIPPED, get_scenario
 
 VERDICTS = {"outer", "inner", "mixed", "none"}
@@ -101,7 +102,7 @@ def test_demo_summary_has_one_row_per_scenario(demo_dir):
     assert list(s.columns[:len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
     assert list(s.scenario) == list(cli.demo_scenarios())
     assert set(s.verdict) <= VERDICTS
-    assert (s.n_seeds == cli.QUICK_SEEDS).all()
+    assert (s.n_seeds == sizes.QUICK_SEEDS).all()
     parts = s.spec_gap + s.history_gap + s.learner_gap
     np.testing.assert_allclose(parts, s.total, rtol=0, atol=1e-9)
     # By construction (scenario docstrings): spec gap 0.6 and 1.75, none for the control.
@@ -213,7 +214,7 @@ def test_bad_options_exit_2_with_a_reason(argv, message, capsys, tmp_path):
                                          ("exploration-trap", 1000)])
 def test_default_record_every_records_the_final_step_when_it_can(name, steps):
     sc = get_scenario(name)
-    k = cli.scenario_sizes(sc, steps=steps)["record_every"]
+    k = sizes.scenario_sizes(sc, steps=steps)["record_every"]
     target = sc.record_every * steps / sc.steps
     assert target / 2 <= k <= max(1, round(target))
     T0 = sc.shift_step or 0
@@ -226,10 +227,10 @@ def test_default_record_every_records_the_final_step_when_it_can(name, steps):
 def test_quick_sizes_are_small():
     for name in cli.demo_scenarios():
         sc = get_scenario(name)
-        q = cli.scenario_sizes(sc, quick=True)
-        assert q["seeds"] == cli.QUICK_SEEDS
+        q = sizes.scenario_sizes(sc, quick=True)
+        assert q["seeds"] == sizes.QUICK_SEEDS
         if sc.shift_step is None:   # a quarter of the steps, as many records
-            assert q["steps"] == sc.steps // cli.QUICK_FRACTION
+            assert q["steps"] == sc.steps // sizes.QUICK_FRACTION
             assert q["steps"] // q["record_every"] == sc.steps // sc.record_every
         else:                       # just past the shift
             assert q["steps"] == sc.shift_step + sc.record_every

@@ -2,7 +2,7 @@
 
 An output folder that cannot be created, a read-only folder, a full disk, an input that is
 not UTF-8 text or not valid, a missing input: each gives ONE line on stderr naming the path
-and the problem, and a non-zero exit (:mod:`mesabase.sims.userio`). Missing output folders
+and the problem, and a non-zero exit (:mod:`mesabase.sims.files`). Missing output folders
 are created only with a ``mesabase: created folder PATH`` line. A genuine bug keeps its
 traceback.
 """
@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mesabase.sims import cli
-from mesabase.sims.report import atomic_write
-from mesabase.sims.userio import PathError, describe, make_folder, reason
+from mesabase.sims.cli import app as cli
+from mesabase.sims.cli.errors import describe
+from mesabase.sims.files import PathError, make_folder, reason
+from mesabase.sims.reports.report import atomic_write
 
 RUN = ["run", "proxy-bandit", "--seeds", "1", "--steps", "20"]
 SPEC = """[sweep]
@@ -315,7 +316,7 @@ def test_a_usage_error_or_a_run_past_the_work_limit_is_one_line(argv, needle, ca
 
 def test_record_every_for_a_huge_step_count_is_a_divisor_found_quickly():
     """The default record_every for 10¹² steps is found by trial division up to √n."""
-    from mesabase.sims.cli import _record_every
+    from mesabase.sims.experiments.sizes import default_record_every
 
-    r = _record_every(10**10 / 3, 10**12, None)
+    r = default_record_every(10**10 / 3, 10**12, None)
     assert 10**12 % r == 0 and 2 * r >= round(10**10 / 3)

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from mesabase.sims.cli import main
+from mesabase.sims.cli.app import main
 from mesabase.sims.meta.study import DEFAULTS, QUICK, study_sizes
 
 SMALL = ["--horizons", "2,3", "--tasks", "20", "--seeds", "1", "--meta-steps", "2"]

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from mesabase.proofs import PROOFS
-from mesabase.sims import cli
+from mesabase.sims.cli import app as cli
 
 
 def test_prove_one_as_markdown():

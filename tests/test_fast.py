@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from mesabase.sims import fast
+from mesabase.sims.agents import engine as fast
+from mesabase.sims.agents.full import FullOptimizer
+from mesabase.sims.agents.reinforce import Reinforce
 from mesabase.sims.envs import Env, bernoulli_bandit, chain, gaussian_bandit, riverswim
-from mesabase.sims.full import FullOptimizer
-from mesabase.sims.learners import Reinforce
-from mesabase.sims.simulate import simulate
+from mesabase.sims.simulation import simulate
 from mesabase.theory import TabularMDP
 
 needs_numba = pytest.mark.skipif(not fast.available(), reason="numba is not installed")

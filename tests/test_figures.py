@@ -33,9 +33,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from mesabase.sims import Reinforce, bernoulli_bandit, simulate  # noqa: E402
+from mesabase.sims import Reinforce, bernoulli_bandit, simulate
 from mesabase.sims.envs.gridworld import build_gridworld  # noqa: E402
-from mesabase.sims.figures import (  # noqa: E402
+from mesabase.sims.reports.figures import (  # noqa: E402
     BLOG_DPI,
     BLOG_WIDTH,
     _simplex_xy,
@@ -48,7 +48,7 @@ from mesabase.sims.figures import (  # noqa: E402
     save_figure,
     simplex_frame,
 )
-from mesabase.sims.render import render_policy  # noqa: E402
+from mesabase.sims.reports.render import render_policy
 from mesabase.theory import solve  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -242,7 +242,7 @@ def test_plot_behaviours_bars_are_the_fractions(tmp_path):
 
 
 def test_plot_behaviours_computes_a_missing_interval_exactly():
-    from mesabase.sims.figures import _interval
+    from mesabase.sims.reports.figures import _interval
     lo, hi = _interval(_verdicts(), "none")     # 3 of 10 → Clopper–Pearson (0.0667, 0.6525)
     assert lo[0] == pytest.approx(0.066739, abs=1e-6)
     assert hi[0] == pytest.approx(0.652453, abs=1e-6)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mesabase.sims.agents.policies import LinearSoftmax
 from mesabase.sims.envs.grid_features import FEATURE_NAMES, distance_map, grid_features
 from mesabase.sims.envs.gridmap import MapError, parse_map
 from mesabase.sims.envs.gridworld import (
@@ -16,7 +17,6 @@ from mesabase.sims.envs.gridworld import (
     build_gridworld,
     expected_count,
 )
-from mesabase.sims.policies import LinearSoftmax
 from mesabase.theory import expected_return, solve
 
 N, S_, E, W = 0, 1, 2, 3

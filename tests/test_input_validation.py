@@ -11,12 +11,12 @@ import pytest
 import scipy.sparse as sp
 
 from mesabase.sims import Reinforce, riverswim, simulate
+from mesabase.sims.agents.engine import available as numba_available
+from mesabase.sims.agents.full import FullOptimizer
+from mesabase.sims.agents.policies import LinearSoftmax, TabularSoftmax
+from mesabase.sims.agents.reinforce import DivergedError, Transition
 from mesabase.sims.envs import Env, bernoulli_bandit
 from mesabase.sims.envs.gridworld import build_gridworld
-from mesabase.sims.fast import available as numba_available
-from mesabase.sims.full import FullOptimizer
-from mesabase.sims.learners import DivergedError, Transition
-from mesabase.sims.policies import LinearSoftmax, TabularSoftmax
 from mesabase.theory import (
     History,
     IncrementalCE,

@@ -125,7 +125,9 @@ def test_episodic_gridworld(method):
     sol = solve(mdp, method)
     expected = -np.array([[0, 1, 2, 3], [1, 2, 3, 2], [2, 3, 2, 1], [3, 2, 1, 0]], float)
     np.testing.assert_allclose(sol.V, expected.reshape(-1), rtol=0, atol=1e-8)
-    assert sol.V[0] == 0.0 and sol.V[15] == 0.0 and sol.error_bound == 0.0
+    assert sol.V[0] == 0.0 and sol.V[15] == 0.0
+    # −1 per step: the shortest-path certificate Δ·max(−V)/(1 − Δ) (theory.solvers), rounding
+    assert 0.0 < sol.error_bound < 1e-12
     assert sol.gap < AGREE
     np.testing.assert_array_equal(sol.optimal, solve(mdp, "pi").optimal)
     # state 1: only "left" (action 2) is optimal; state 5 (row 1, col 1): up or left.

@@ -25,8 +25,8 @@ def test_every_subpackage_is_installed():
 
 def test_specs_are_package_data():
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "specs/*.toml" in conf["package-data"]["mesabase.sims"]
-    assert list((ROOT / "sims" / "specs").glob("*.toml"))
+    assert "specs/*.toml" in conf["package-data"]["mesabase.sims.experiments"]
+    assert list((ROOT / "sims" / "experiments" / "specs").glob("*.toml"))
 
 
 # ---- dependency floors: no known-insecure release is allowed --------------------------------

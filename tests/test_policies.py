@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mesabase.sims.policies import LinearSoftmax, TabularSoftmax, log_softmax, softmax
+from mesabase.sims.agents.policies import LinearSoftmax, TabularSoftmax, log_softmax, softmax
 
 H = 1e-6          # central-difference step
 FD_ATOL = 1e-7    # |analytic − central difference|; truncation ~H², rounding ~1e-16·|f|/H

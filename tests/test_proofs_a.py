@@ -11,8 +11,8 @@ from mesabase.proofs.reinforce_unbiased import reinforce_unbiased
 from mesabase.proofs.softmax_score import softmax_score
 from mesabase.proofs.surrogate_optimum import surrogate_optimum
 from mesabase.proofs.telescoping import telescoping
-from mesabase.sims.learners import Reinforce, Transition
-from mesabase.sims.policies import TabularSoftmax
+from mesabase.sims.agents.policies import TabularSoftmax
+from mesabase.sims.agents.reinforce import Reinforce, Transition
 from mesabase.theory.attribution import decompose
 from mesabase.theory.mdp import TabularMDP
 from mesabase.theory.objectives import log_optimal

@@ -14,8 +14,8 @@ from mesabase.proofs.dichotomy import dichotomy  # noqa: E402
 from mesabase.proofs.lp_duality import example_mdp, lp_duality  # noqa: E402
 from mesabase.proofs.pg_rate import pg_bandit_rate  # noqa: E402
 from mesabase.proofs.policy_gradient import EXAMPLE, policy_gradient_theorem  # noqa: E402
-from mesabase.sims.full import FullOptimizer  # noqa: E402
-from mesabase.sims.learners import Reinforce, Transition  # noqa: E402
+from mesabase.sims.agents.full import FullOptimizer
+from mesabase.sims.agents.reinforce import Reinforce, Transition
 from mesabase.theory import TabularMDP, solve  # noqa: E402
 from mesabase.theory.evaluation import expected_return, occupancy, q_values  # noqa: E402
 from mesabase.theory.lp import occupancy_lp, solve_cvxpy  # noqa: E402

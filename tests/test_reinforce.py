@@ -8,8 +8,8 @@ import zlib
 import numpy as np
 import pytest
 
-from mesabase.sims.learners import Reinforce, ReinforceState, Transition
-from mesabase.sims.policies import LinearSoftmax, TabularSoftmax
+from mesabase.sims.agents.policies import LinearSoftmax, TabularSoftmax
+from mesabase.sims.agents.reinforce import Reinforce, ReinforceState, Transition
 
 
 def _step(s, a, r, done=False, t=0):

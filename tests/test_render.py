@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from mesabase.sims.envs.gridworld import GridState, build_gridworld  # noqa: E402
-from mesabase.sims.render import (  # noqa: E402
+from mesabase.sims.reports.render import (  # noqa: E402
     OKABE_ITO,
     plot_map,
     plot_policy,

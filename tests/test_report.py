@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesabase.sims import report
-from mesabase.sims.attribute import Attribution, attribute
-from mesabase.sims.scenarios import get_scenario, run, simulate_shift
+from mesabase.sims.attribution import run, simulate_shift
+from mesabase.sims.attribution.analysis import Attribution, attribute
+from mesabase.sims.reports import report
+from mesabase.sims.scenarios import get_scenario
 
 SIZES = {"seeds": 3, "steps": 200, "record_every": 50, "learner": "reinforce",
          "environment": None}

@@ -8,20 +8,17 @@ import numpy as np
 import pytest
 
 from mesabase.sims import FullOptimizer, Reinforce
+from mesabase.sims.agents.policies import LinearSoftmax
+from mesabase.sims.attribution import ShiftRun, learner_params, run, simulate_shift
 from mesabase.sims.envs import build_gridworld, expected_count, grid_features
 from mesabase.sims.envs.base import Env
-from mesabase.sims.policies import LinearSoftmax
 from mesabase.sims.scenarios import (
     SCENARIOS,
     SHIPPED,
     Behaviour,
     Deployment,
     Scenario,
-    ShiftRun,
     get_scenario,
-    learner_params,
-    run,
-    simulate_shift,
 )
 from mesabase.sims.scenarios.keys_and_chests import DEPLOY_MAP, FEATURES, TRAIN_MAP
 from mesabase.theory import expected_return, solve

@@ -4,10 +4,10 @@ the shadow π*_t and the full optimiser."""
 import numpy as np
 import pytest
 
+from mesabase.sims.agents.full import FullOptimizer
+from mesabase.sims.agents.reinforce import Reinforce
 from mesabase.sims.envs import Env, bernoulli_bandit, chain, gaussian_bandit, riverswim
-from mesabase.sims.full import FullOptimizer
-from mesabase.sims.learners import Reinforce
-from mesabase.sims.simulate import BLOCK, simulate
+from mesabase.sims.simulation import BLOCK, simulate
 from mesabase.theory import TabularMDP, expected_return, history_optimal
 
 

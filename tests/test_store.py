@@ -26,8 +26,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import pandas as hpd
 
-import mesabase.sims.store as store_module
-from mesabase.sims.store import LOCK, MANIFEST, CorruptCell, Store
+import mesabase.sims.experiments.store as store_module
+from mesabase.sims.experiments.store import LOCK, MANIFEST, CorruptCell, Store
 
 
 def _cell_frame(i: int, n: int = 50) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesabase.sims.store import LOCK, MANIFEST, CorruptCell, Store
+from mesabase.sims.experiments.store import LOCK, MANIFEST, CorruptCell, Store
 
 
 def _cell_frame(i: int, n: int = 50) -> pd.DataFrame:

@@ -29,8 +29,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mesabase.sims.store as store_module
-from mesabase.sims.store import LOCK, MANIFEST, TEMP_PREFIX, CorruptCell, Store, StoreError
+import mesabase.sims.experiments.store as store_module
+from mesabase.sims.experiments.store import (
+    LOCK,
+    MANIFEST,
+    TEMP_PREFIX,
+    CorruptCell,
+    Store,
+    StoreError,
+)
 
 # ---- the audit hook ----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Sweeps (mesabase.sims.sweep, sweep_cli): keys, seeds, spec validation, executors, resume,
+"""Sweeps (mesabase.sims.experiments.sweeps, the sweep CLI): keys, seeds, spec validation,
+executors, resume,
 corrupt cells and the ``sweep`` / ``results`` commands.
 
 Every table comparison is exact (``assert_frame_equal(check_exact=True)``: bit for bit);
@@ -22,11 +23,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from mesabase.sims import cli, sweep_cli
-from mesabase.sims import sweep as sw
-from mesabase.sims.scenarios import get_scenario, run
-from mesabase.sims.store import MANIFEST, Store
-from mesabase.sims.sweep import Cell, SpecError, cell_seeds, grid, load_spec, run_cell
+from mesabase.sims.attribution import run
+from mesabase.sims.cli import app as cli
+from mesabase.sims.cli import sweep as sweep_cli
+from mesabase.sims.experiments import sweeps as sw
+from mesabase.sims.experiments.store import MANIFEST, Store
+from mesabase.sims.experiments.sweeps import Cell, SpecError, cell_seeds, grid, load_spec, run_cell
+from mesabase.sims.scenarios import get_scenario
 
 CELLS = (grid(scenario="proxy-bandit", learner="reinforce", lr=[0.1, 0.5], seeds=3, steps=40,
               record_every=10)
@@ -112,7 +115,7 @@ def test_cell_pickles_to_an_equal_cell():
 
 _KEYS_SCRIPT = """
 import json
-from mesabase.sims.sweep import Cell, grid
+from mesabase.sims.experiments.sweeps import Cell, grid
 names = {"lr": 0.25, "baseline": "mean", "gamma": 0.9, "natural": True}
 order = list(set(names))                      # set order follows PYTHONHASHSEED
 cells = [Cell("proxy-bandit", steps=40, seeds=3, params={k: names[k] for k in order}),

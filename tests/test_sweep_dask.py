@@ -7,9 +7,9 @@ from pandas.testing import assert_frame_equal
 
 distributed = pytest.importorskip("distributed")
 
-from mesabase.sims import cli  # noqa: E402
-from mesabase.sims import sweep as sw  # noqa: E402
-from mesabase.sims.store import Store  # noqa: E402
+from mesabase.sims.cli import app as cli  # noqa: E402
+from mesabase.sims.experiments import sweeps as sw  # noqa: E402
+from mesabase.sims.experiments.store import Store  # noqa: E402
 
 CELLS = (sw.grid(scenario="proxy-bandit", learner="reinforce", lr=[0.1, 0.5], seeds=3,
                  steps=40, record_every=10)

@@ -14,8 +14,8 @@ import time
 
 from pandas.testing import assert_frame_equal
 
-from mesabase.sims import sweep as sw
-from mesabase.sims.store import TEMP_PREFIX, Store
+from mesabase.sims.experiments import sweeps as sw
+from mesabase.sims.experiments.store import TEMP_PREFIX, Store
 
 N_CELLS = 10
 SPEC = """

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from pandas.testing import assert_frame_equal
 
-import mesabase.sims.store as store_module
-from mesabase.sims import cli, sweep_cli
-from mesabase.sims import sweep as sw
-from mesabase.sims.store import LOCK, MANIFEST, Store
-from mesabase.sims.sweep import SpecError, grid, load_spec, spec_name
+import mesabase.sims.experiments.store as store_module
+from mesabase.sims.cli import app as cli
+from mesabase.sims.cli import sweep as sweep_cli
+from mesabase.sims.experiments import sweeps as sw
+from mesabase.sims.experiments.store import LOCK, MANIFEST, Store
+from mesabase.sims.experiments.sweeps import SpecError, grid, load_spec, spec_name
 
 CELLS = grid(scenario="proxy-bandit", learner="reinforce", lr=[0.1, 0.5], seeds=2, steps=20,
              record_every=10)
@@ -73,7 +74,7 @@ def _spec(tmp_path: Path, text: str = SPEC, name: str = "s.toml") -> Path:
 
 
 def _main(*argv: str) -> int:
-    """``mesabase sweep|results ARGS`` through :mod:`~mesabase.sims.sweep_cli` alone: its own
+    """``mesabase sweep|results ARGS`` through :mod:`~mesabase.sims.cli.sweep` alone: its own
     messages, whatever the top-level guard of ``cli.main`` adds."""
     parser = argparse.ArgumentParser(prog="mesabase")
     sweep_cli.add_parsers(parser.add_subparsers(dest="command"))
@@ -104,7 +105,7 @@ def test_a_record_pointing_outside_is_recovered_without_deleting_it(reference, t
         del counted[:]
         with pytest.warns(RuntimeWarning, match=re.escape(f"cell {key} in {store.path} is "
                                                           f"corrupt (bad file name {name!r}")):
-            table, computed, corrupt = sw._sweep(CELLS, "serial", store, None)
+            table, computed, corrupt = sw.sweep_with_report(CELLS, "serial", store, None)
         assert victim.read_text() == "precious"
         assert counted == computed == corrupt == [key]
         assert_frame_equal(table, reference, check_exact=True)

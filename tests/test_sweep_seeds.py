@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from mesabase.sims import sweep as sw
+from mesabase.sims.experiments import sweeps as sw
+from mesabase.sims.experiments.store import MANIFEST, Store
+from mesabase.sims.experiments.sweeps import Cell, SpecError, cell_seeds, grid, run_cell
 from mesabase.sims.scenarios import SCENARIOS, get_scenario
-from mesabase.sims.store import MANIFEST, Store
-from mesabase.sims.sweep import Cell, SpecError, cell_seeds, grid, run_cell
 
 PER_SEED = ["key", "n_seeds"]  # the only columns that name the cell, not the seed
 

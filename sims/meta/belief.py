@@ -47,7 +47,7 @@ from scipy import special
 
 from mesabase.theory.bandits import belief_index, belief_states
 
-from ..policies import softmax
+from ..agents.policies import softmax
 from .rollout import NoState, check_int, rollout, sample_arms
 
 __all__ = [

@@ -33,8 +33,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from ..figures import BLOG_WIDTH, _figure, _need, _styled, save_figure
-from ..render import OKABE_ITO
+from ..reports.figures import BLOG_WIDTH, _figure, _need, _styled, save_figure
+from ..reports.render import OKABE_ITO
 from .agents import UCB1, BayesOptimalAgent, GittinsAgent, Greedy, Thompson
 from .belief import train_belief_policy
 from .maml import meta_train
@@ -331,7 +331,8 @@ def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None
     Args:
       summary: the table of :func:`summarise`.
       path: if given, a path stem (a ``.png``/``.svg`` suffix is dropped): the figure is
-        saved as ``{stem}.png`` and ``{stem}.svg`` (:func:`~mesabase.sims.figures.save_figure`).
+        saved as ``{stem}.png`` and ``{stem}.svg``
+        (:func:`~mesabase.sims.reports.figures.save_figure`).
       title: the figure title (the default names the bands as 95% t-intervals over tasks).
 
     Returns:

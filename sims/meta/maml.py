@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..policies import softmax
+from ..agents.policies import softmax
 from .belief import log_marginal, predictive, task_prior
 from .memoryless import _check_baseline, check_theta_eta
 from .rollout import check_int, sample_arms

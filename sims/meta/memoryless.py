@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..policies import softmax
+from ..agents.policies import softmax
 from .rollout import sample_arms
 
 __all__ = ["MemorylessReinforce", "MemorylessState", "check_theta_eta"]

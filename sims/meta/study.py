@@ -23,12 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..reports.meta_section import STUDY, study_section  # noqa: F401 - re-exported
 from .experiment import default_agents, meta_bandits, plot_meta_bandits, summarise
 
 __all__ = ["STUDY", "DEFAULTS", "QUICK", "run_study", "study_section", "study_sizes"]
 
-#: The study's name (the CLI's and the folder's).
-STUDY = "meta-bandits"
 #: Default sizes: K = 2 independent uniform arms, horizons 2 … 40, 500 tasks × 4 seeds.
 DEFAULTS = dict(horizons=(2, 5, 10, 20, 40), n_arms=2, family="beta", n_tasks=500,
                 n_seeds=4, seed=0, meta_steps=100)
@@ -61,7 +60,8 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
     under ``out/meta-bandits`` and return the summary table."""
     from tqdm import tqdm
 
-    from ..report import _save_figure, atomic_write
+    from ..files import atomic_write
+    from ..reports.report import write_figure
 
     stream = stream or sys.stdout
     folder = Path(out) / STUDY
@@ -82,7 +82,7 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
     summary = summarise(df)
     atomic_write(folder / "table.parquet", lambda p: df.to_parquet(p, index=False))
     atomic_write(folder / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    _save_figure(plot_meta_bandits(summary), folder / "regret", dpi)
+    write_figure(plot_meta_bandits(summary), folder / "regret", dpi)
     meta = {**sizes, "horizons": list(sizes["horizons"]), "seconds": round(seconds, 2),
             "rows": len(df)}
     atomic_write(folder / "study.json",
@@ -93,29 +93,3 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
                                                              strict=True))
                  + f"   ({seconds:.1f} s)\n")
     return summary
-
-
-def study_section(out) -> list[str]:
-    """Markdown lines for ``report.md`` from the saved study (empty if there is none)."""
-    folder = Path(out) / STUDY
-    if not (folder / "summary.csv").exists():
-        return []
-    summary = pd.read_csv(folder / "summary.csv")
-    sizes = json.loads((folder / "study.json").read_text(encoding="utf-8"))
-    H = int(summary.horizon.max())
-    last = summary[summary.horizon == H].sort_values("regret")
-    lines = [f"## {STUDY}: statistics in activations vs in weights", "",
-             f"Bayes regret H·E[max p] − E[Σ p[a_t]] of every agent on the same "
-             f"{sizes['n_tasks']} tasks × {sizes['n_seeds']} seeds per horizon "
-             f"({sizes['family']} prior, K = {sizes['n_arms']}); 95% t-intervals over tasks. "
-             "The Bayes-optimal agent (exact backward induction on the belief MDP) tracks the "
-             "posterior counts in its state; the memoryless learners (REINFORCE within the "
-             "episode, MAML / Meta-SGD initialisations) can only track them in their weights.",
-             "", f"At H = {H}:", "", "| agent | Bayes regret | 95% interval | exact |",
-             "|---|---|---|---|"]
-    for r in last.itertuples():
-        exact = "" if pd.isna(r.exact_regret) else f"{r.exact_regret:.4g}"
-        lines.append(f"| {r.agent} | {r.regret:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] "
-                     f"| {exact} |")
-    lines += ["", f"![Bayes regret versus horizon]({STUDY}/regret.png)", ""]
-    return lines

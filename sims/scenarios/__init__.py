@@ -1,7 +1,9 @@
 """Scenarios: training environments with base, intended and proxy objectives, behaviours,
 deployments and shifts; the registry of the shipped ones, and ``run``.
 
-    from mesabase.sims.scenarios import get_scenario, run
+    from mesabase.sims.attribution import run
+
+    from mesabase.sims.scenarios import get_scenario
     run_, attribution = run("keys-and-chests")
     print(attribution.summary())
 
@@ -21,11 +23,8 @@ from .exploration_trap import exploration_trap
 from .keys_and_chests import keys_and_chests
 from .misspecified_reward import misspecified_reward
 from .proxy_bandit import proxy_bandit
-from .running import ShiftRun, run, simulate_shift
-from .transfer import deploy_policies, learner_params
 
-__all__ = ["Behaviour", "Deployment", "Scenario", "SCENARIOS", "SHIPPED", "get_scenario",
-           "run", "simulate_shift", "ShiftRun", "learner_params", "deploy_policies"]
+__all__ = ["Behaviour", "Deployment", "Scenario", "SCENARIOS", "SHIPPED", "get_scenario"]
 
 #: Registered name → a function building the scenario.
 SCENARIOS = MappingProxyType({

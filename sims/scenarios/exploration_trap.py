@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..agents.full import FullOptimizer
+from ..agents.reinforce import Reinforce
 from ..envs.chains import riverswim
-from ..full import FullOptimizer
-from ..learners import Reinforce
 from .base import Behaviour, Scenario
 
 __all__ = ["exploration_trap", "N_STATES", "GAMMA"]

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..agents.full import FullOptimizer
+from ..agents.reinforce import Reinforce
 from ..envs.grid_features import grid_features
 from ..envs.gridworld import build_gridworld
-from ..full import FullOptimizer
-from ..learners import Reinforce
 from .base import Behaviour, Deployment, Scenario
 
 __all__ = ["keys_and_chests", "TRAIN_MAP", "DEPLOY_MAP", "FEATURES", "HORIZON", "GAMMA"]

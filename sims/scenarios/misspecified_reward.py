@@ -14,9 +14,9 @@ are not lap progress, per race; shown at ≥ 4 (the lap-optimal policy scores 0)
 
 from __future__ import annotations
 
+from ..agents.full import FullOptimizer
+from ..agents.reinforce import Reinforce
 from ..envs.gridworld import build_gridworld
-from ..full import FullOptimizer
-from ..learners import Reinforce
 from .base import Behaviour, Scenario
 
 __all__ = ["misspecified_reward", "TRACK", "HORIZON"]

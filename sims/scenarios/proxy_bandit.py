@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..agents.full import FullOptimizer
+from ..agents.reinforce import Reinforce
 from ..envs.bandits import bernoulli_bandit
-from ..full import FullOptimizer
-from ..learners import Reinforce
 from .base import Behaviour, Scenario
 
 __all__ = ["proxy_bandit", "BASE_MEANS", "INTENDED_VALUES"]

@@ -21,23 +21,24 @@ Cost. A step is a few dozen numpy operations on (N,)-arrays; the bookkeeping aro
 learner runs each of them along the long seed axis (uniforms are held step-major,
 (B, 4, N); actions are sampled column by column), see benchmarks/reinforce.py.
 ``engine="numba"`` runs tabular step-mode REINFORCE in one compiled loop instead
-(:mod:`mesabase.sims.fast`).
+(:mod:`mesabase.sims.agents.engine`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from mesabase.theory import History, expected_returns, solve
 from mesabase.theory.checks import check_int
 
+from .agents.full import FullOptimizer
+from .agents.reinforce import DivergedError, Transition
 from .envs.base import Env, sample_index
-from .full import FullOptimizer
-from .learners import DivergedError, Transition
 
-__all__ = ["simulate", "Run", "BLOCK"]
+__all__ = ["simulate", "Run", "ShiftRun", "BLOCK"]
 
 #: Steps of uniforms drawn per seed at a time, at most (any block size gives the same
 #: numbers, since a seed's uniforms are consumed in order from its own stream).
@@ -198,14 +199,14 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
         an integer, as ``steps``.
       engine: ``"numpy"`` (the reference) or ``"numba"``: a fused compiled kernel for
         tabular step-mode ``Reinforce`` with a constant step size and no shadow (see
-        :mod:`mesabase.sims.fast`; needs the optional numba), equal to the numpy path to
+        :mod:`mesabase.sims.agents.engine`; needs the optional numba), equal to the numpy path to
         rounding.
 
     Returns:
       A :class:`Run`.
 
     Raises:
-      DivergedError: (:mod:`mesabase.sims.learners`) when a learner's update overflows,
+      DivergedError: (:mod:`mesabase.sims.agents.reinforce`) when a learner's update overflows,
         naming the step and the seed.
     """
     if not isinstance(env, Env):
@@ -299,9 +300,9 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
 
 # ---- the fused fast path (engine="numba"); the numpy loop above is the reference --------
 def _simulate_numba(env: Env, learner, T: int, seeds: np.ndarray, k_rec: int, shadow) -> Run:
-    """``simulate`` through :func:`mesabase.sims.fast.reinforce_run`: the same streams
+    """``simulate`` through :func:`mesabase.sims.agents.engine.reinforce_run`: the same streams
     (one uniform for the first state, then four per step) and the same Run."""
-    from . import fast
+    from .agents import engine as fast
 
     if not fast.available():
         raise ImportError("engine='numba' needs numba, an optional dependency: "
@@ -325,3 +326,13 @@ def _simulate_numba(env: Env, learner, T: int, seeds: np.ndarray, k_rec: int, sh
     return Run(env=env, learner=learner, shadow=None, seeds=seeds, steps=record_steps,
                history=history, policies=policies.reshape(theta_rec.shape),
                shadow_policies=None, shadow_optimal=None, shadow_returns=None)
+
+
+class ShiftRun(NamedTuple):
+    """The two phases of an online shift: ``before`` (steps 0..T0, training env) and
+    ``after`` (steps T0.., deployment env; its steps count from T0)."""
+
+    before: Run
+    after: Run
+    shift_step: int
+    scenario: object = None

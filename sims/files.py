@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["PathError", "USAGE", "FAILED", "INTERRUPTED", "atomic_write", "make_folder",
-           "reading", "remove", "reason", "describe", "user_errors"]
+           "reading", "remove", "reason", "as_path_error"]
 
 #: Exit codes (module docstring).
 FAILED, USAGE, INTERRUPTED = 1, 2, 130
@@ -95,7 +95,7 @@ def reason(e: BaseException) -> str:
     return " ".join(text.split()) or type(e).__name__
 
 
-def _as_path_error(e: BaseException, action: str, path, *, input: bool = False) -> PathError:
+def as_path_error(e: BaseException, action: str, path, *, input: bool = False) -> PathError:
     if isinstance(e, PathError):
         return e
     return PathError(action, path, reason(e), _errno(e), input=input)
@@ -111,13 +111,13 @@ def atomic_write(path, write) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise _as_path_error(e, "create folder", path.parent) from e
+        raise as_path_error(e, "create folder", path.parent) from e
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
     except OSError as e:
-        raise _as_path_error(e, "write", path) from e
+        raise as_path_error(e, "write", path) from e
     finally:
         try:
             tmp.unlink(missing_ok=True)
@@ -131,7 +131,7 @@ def remove(path) -> None:
     try:
         Path(path).unlink(missing_ok=True)
     except OSError as e:
-        raise _as_path_error(e, "remove", path) from e
+        raise as_path_error(e, "remove", path) from e
 
 
 @contextmanager
@@ -180,52 +180,13 @@ def make_folder(path, stream=None) -> bool:
             if not path.is_dir():
                 raise PathError("create folder", path, "it is a file, not a folder") from None
         except OSError as e:
-            raise _as_path_error(e, "create folder", path) from e
+            raise as_path_error(e, "create folder", path) from e
     try:
         fd, probe = tempfile.mkstemp(prefix=".mesabase-probe-", dir=path)
     except OSError as e:
-        raise _as_path_error(e, "write to", path) from e
+        raise as_path_error(e, "write to", path) from e
     os.close(fd)
     os.unlink(probe)
     if created and stream is not None:
         stream.write(f"mesabase: created folder {path}\n")
     return created
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """The exception classes that are a user's mistake, not mesabase's: OSError (files),
-    UnicodeDecodeError (an input that is not text) and the library's invalid-input
-    errors (:class:`~mesabase.theory.mdp.InvalidMDP`, :class:`~mesabase.sims.cells.SpecError`,
-    :class:`~mesabase.sims.envs.gridmap.MapError`, :class:`~mesabase.sims.store.CorruptCell`).
-    Anything else is a bug and keeps its traceback."""
-    from mesabase.theory.mdp import InvalidMDP
-
-    from .cells import SpecError
-    from .envs.gridmap import MapError
-    from .store import CorruptCell
-
-    return (OSError, UnicodeDecodeError, InvalidMDP, SpecError, MapError, CorruptCell)
-
-
-def describe(e: BaseException) -> tuple[str, int]:
-    """(one line without the ``mesabase: `` prefix, exit code) for a user error ``e`` (one
-    of :func:`user_errors`): a :class:`PathError` as it reads; another OSError as ``PATH:
-    REASON`` (``PATH -> PATH2`` for a rename), or its message when it names no file; the
-    others as their message, on one line."""
-    if isinstance(e, PathError):
-        return str(e), e.exit_code
-    if isinstance(e, OSError):
-        code = USAGE if isinstance(e, FileNotFoundError) else FAILED
-        if e.filename is None:  # the message is all there is (pyarrow puts the path in it)
-            text = " ".join(str(e.strerror or e).split())
-            return text or reason(e), code
-        where = os.fsdecode(e.filename)
-        if e.filename2 is not None:
-            where += f" -> {os.fsdecode(e.filename2)}"
-        return f"{where}: {reason(e)}", code
-    if isinstance(e, UnicodeDecodeError):
-        return f"an input is {reason(e)}", USAGE
-    text = " ".join(str(e).split()) or type(e).__name__
-    from .store import CorruptCell
-
-    return text, FAILED if isinstance(e, CorruptCell) else USAGE

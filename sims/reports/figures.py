@@ -1,7 +1,7 @@
 """Figures for posts, drawn from saved tidy tables (never only from a live run).
 
 Every ``plot_*`` function takes a pandas DataFrame in the tidy format documented on it (the
-tables of :mod:`mesabase.sims.attribute` and the ``*_frame`` helpers here) and returns a
+tables of :mod:`mesabase.sims.attribution.analysis` and the ``*_frame`` helpers here) and returns a
 :class:`matplotlib.figure.Figure`; :func:`save_figure` writes it as PNG and SVG. Figures are
 built without pyplot (no global figure registry, no backend needed) under one fixed style,
 :data:`STYLE`, applied on top of matplotlib's defaults so that a figure looks, and rasterises,
@@ -9,7 +9,8 @@ the same whatever the user's matplotlibrc:
 
 * blog width: 7 in wide (:data:`BLOG_WIDTH`), saved at :data:`BLOG_DPI` = 200 dpi, i.e. 1400 px,
   which a 700 px column shows at 2x; text ≥ 10 pt (≈ 14 px in the column);
-* the Okabe–Ito colour-blind-safe palette (:data:`~mesabase.sims.render.OKABE_ITO`), with line
+* the Okabe–Ito colour-blind-safe palette (:data:`~mesabase.sims.reports.render.OKABE_ITO`),
+  with line
   styles and hatches doubling every colour so that figures also read in greyscale;
 * DejaVu Sans (bundled with matplotlib), a fixed ``svg.hashsalt`` and no SVG date, so that the
   same table gives the same bytes of SVG and the same pixels of PNG for one matplotlib version.
@@ -38,7 +39,7 @@ from scipy import stats
 
 from mesabase.theory.attribution import proportion
 
-from .envs.gridworld import Gridworld
+from ..envs.gridworld import Gridworld
 from .render import _TIE_TOL, ARROW_GLYPHS, OKABE_ITO, _collected, plot_policy
 
 __all__ = ["STYLE", "BLOG_WIDTH", "BLOG_DPI", "GAP_COLUMNS", "gap_summary", "plot_gaps",
@@ -262,7 +263,7 @@ def policy_frame(world: Gridworld, pi, who: str, environment: str,
                  collected=None) -> pd.DataFrame:
     """The policy ``pi`` (S, A) at the states of one collected status as a tidy table, one
     row per state: who, environment, state, row, col, keys, chests, lap (the status, as in
-    :mod:`~mesabase.sims.render`), action (the first most likely action: 0 north, 1 south,
+    :mod:`~mesabase.sims.reports.render`), action (the first most likely action: 0 north, 1 south,
     2 east, 3 west), glyph (↑ ↓ → ←, or + when several tie within 1e-9), prob (its
     probability), p_north, p_south, p_east, p_west (the whole row π(·|s))."""
     pi = np.asarray(pi, dtype=np.float64)
@@ -323,7 +324,7 @@ def _panel_policy(d: pd.DataFrame, world: Gridworld, where: str):
 def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Figure:
     """Maps with the learner's and π*_t's policies side by side (columns), for the training
     and deployment environments (rows), each drawn by
-    :func:`~mesabase.sims.render.plot_policy` (an arrow per action, length ∝ π(a|s)).
+    :func:`~mesabase.sims.reports.render.plot_policy` (an arrow per action, length ∝ π(a|s)).
 
     ``frames``: a DataFrame of :func:`policy_frame` rows (columns who, environment, state,
     row, col, keys, chests, lap, p_north, p_south, p_east, p_west), or a list or mapping

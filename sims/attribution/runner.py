@@ -2,9 +2,9 @@
 
 **Online shift** (:func:`simulate_shift`). The environment is ``scenario.train`` for the
 first T0 = ``scenario.shift_step`` steps and ``scenario.deploy.env`` afterwards; the learner
-keeps learning. It is two calls of :func:`~mesabase.sims.simulate`: the second starts the
+keeps learning. It is two calls of :func:`~mesabase.sims.simulation`: the second starts the
 learner from its state at T0 (recovered by replaying its updates,
-:func:`~mesabase.sims.scenarios.transfer.replay`), through a learner whose ``init`` returns
+:func:`~mesabase.sims.attribution.transfer.replay`), through a learner whose ``init`` returns
 that state. What carries over:
 
 * θ, the update count (step-size schedules continue) and the running-mean baseline; a
@@ -17,33 +17,22 @@ that state. What carries over:
 π*_t after T0 is computed on the post-shift history. The shift requires disjoint state
 spaces (``Deployment.state_map`` None): then the pre-shift data constrain no deployment
 state, and π*_t on the post-shift history *is* the whole history's π*_t on the deployment
-states. Only :class:`~mesabase.sims.learners.Reinforce` learners can be resumed (tabular
+states. Only :class:`~mesabase.sims.agents.reinforce.Reinforce` learners can be resumed (tabular
 ones only when both environments have the same number of states).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
 
 import numpy as np
 
-from ..learners import Reinforce
-from ..simulate import Run, simulate
-from .base import Scenario
+from ..agents.reinforce import Reinforce
+from ..scenarios.base import Scenario
+from ..simulation import ShiftRun, simulate
 from .transfer import is_linear, replay
 
 __all__ = ["ShiftRun", "simulate_shift", "run"]
-
-
-class ShiftRun(NamedTuple):
-    """The two phases of an online shift: ``before`` (steps 0..T0, training env) and
-    ``after`` (steps T0.., deployment env; its steps count from T0)."""
-
-    before: Run
-    after: Run
-    shift_step: int
-    scenario: object = None
 
 
 class _Resumed:
@@ -121,16 +110,16 @@ def run(scenario, learner=None, steps: int | None = None, seeds=None,
       scenario: a :class:`Scenario` or a registered name.
       learner: a learner, the name of one of ``scenario.learners``, or None (the default).
       steps, seeds, record_every: override the scenario's sizes.
-      environment: passed to :func:`~mesabase.sims.attribute.attribute`.
+      environment: passed to :func:`~mesabase.sims.attribution.analysis.attribute`.
       shadow: the history objective (default ``scenario.shadow``).
 
     Returns:
-      ``(run, attribution)``: a :class:`~mesabase.sims.simulate.Run` (a :class:`ShiftRun`
+      ``(run, attribution)``: a :class:`~mesabase.sims.simulation.Run` (a :class:`ShiftRun`
       for a scenario with a shift step) and its
-      :class:`~mesabase.sims.attribute.Attribution`.
+      :class:`~mesabase.sims.attribution.Attribution`.
     """
-    from ..attribute import attribute
-    from . import get_scenario
+    from ..scenarios import get_scenario
+    from .analysis import attribute
 
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     L = sc.get_learner(learner)

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .envs.gridmap import ARROWS
-from .envs.gridworld import GridState, Gridworld
+from ..envs.gridmap import ARROWS
+from ..envs.gridworld import GridState, Gridworld
 
 __all__ = ["OKABE_ITO", "CELL_COLOURS", "ARROW_GLYPHS", "render_map", "render_values",
            "render_policy", "plot_map", "plot_values", "plot_policy"]

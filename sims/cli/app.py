@@ -12,7 +12,7 @@
     mesabase --version | --help
 
 ``demo`` and ``run`` write a results folder (default ``./mesabase-results``): Parquet tables,
-figures (PNG and SVG), ``summary.csv`` and ``report.md`` (:mod:`mesabase.sims.report`).
+figures (PNG and SVG), ``summary.csv`` and ``report.md`` (:mod:`mesabase.sims.reports.report`).
 
 An output folder that does not exist (``--out``, and the folder of ``results --csv FILE``)
 is created with its missing parents, and the command says so: ``mesabase: created folder
@@ -22,35 +22,28 @@ that is not UTF-8 text) or an invalid input prints one line on stderr naming the
 the problem (``mesabase: cannot write out/report.md: Read-only file system``) and exits
 non-zero. Exit codes: 0 done; 1 the command could not finish (an output cannot be written,
 a corrupt store cell, a failed check); 2 a usage error or a missing or invalid input; 130
-interrupted (:mod:`mesabase.sims.userio`). Any other exception is a bug in mesabase and
+interrupted (:mod:`mesabase.sims.files`). Any other exception is a bug in mesabase and
 keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from fractions import Fraction
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from ..experiments.sizes import package_version, scenario_sizes
+
 __all__ = ["main", "demo", "run_scenarios", "solvers", "claims", "prove", "exactness_check",
-           "scenario_sizes", "demo_scenarios", "RESULTS_DIR"]
+           "demo_scenarios", "RESULTS_DIR"]
 
 #: The default results folder of ``demo`` and ``run``.
 RESULTS_DIR = "mesabase-results"
-#: ``quick`` sizes: this many seeds, and 1/QUICK_FRACTION of the default steps.
-QUICK_SEEDS, QUICK_FRACTION, QUICK_DPI = 3, 4, 80
-
-
-def _version() -> str:
-    try:
-        return version("mesabase")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
+#: ``quick`` figures: this dpi (the sizes: :mod:`mesabase.sims.experiments.sizes`).
+QUICK_DPI = 80
 
 
 def _timed(fn, *args, **kwargs):
@@ -61,7 +54,7 @@ def _timed(fn, *args, **kwargs):
 
 def demo_scenarios() -> tuple[str, ...]:
     """The scenarios ``demo`` runs: the shipped four, then the registered controls."""
-    from .scenarios import SCENARIOS, SHIPPED
+    from ..scenarios import SCENARIOS, SHIPPED
 
     extra = ("proxy-bandit-control", "keys-and-chests-shift")
     return tuple(SHIPPED) + tuple(n for n in extra if n in SCENARIOS and n not in SHIPPED)
@@ -82,69 +75,12 @@ def exactness_check() -> tuple[bool, str]:
                 f"{'OK' if ok else 'FAILED'} ({t * 1e3:.0f} ms)")
 
 
-def scenario_sizes(sc, *, quick: bool = False, seeds=None, steps=None, record_every=None,
-                   learner=None, environment=None) -> dict:
-    """The sizes a scenario runs at: its defaults, ``quick`` ones (3 seeds, a quarter of the
-    steps; just past the shift for a shift scenario), or the given ones. Without
-    ``record_every``, the default number of recorded steps is kept (record_every scales with
-    steps). Raises ValueError for sizes the scenario cannot take."""
-    T0 = sc.shift_step
-    if quick:
-        seeds = QUICK_SEEDS if seeds is None else seeds
-        if steps is None:
-            steps = T0 + sc.record_every if T0 else max(1, sc.steps // QUICK_FRACTION)
-            record_every = record_every or (sc.record_every if T0 else
-                                            max(1, sc.record_every // QUICK_FRACTION))
-    steps = sc.steps if steps is None else int(steps)
-    n_seeds = sc.seeds if seeds is None else int(seeds)
-    from .cells import MAX_CELL_WORK
-
-    if steps * n_seeds > MAX_CELL_WORK:  # refused at once, before any work (issue 11, 10)
-        raise ValueError(f"--steps {steps} × --seeds {n_seeds} = {steps * n_seeds:.3g} "
-                         f"seed-steps is over the limit of {MAX_CELL_WORK:.0e} for one run")
-    if record_every is None:
-        record_every = _record_every(sc.record_every * steps / sc.steps, steps, T0)
-    seeds = sc.seeds if seeds is None else int(seeds)
-    for k, v in (("seeds", seeds), ("steps", steps), ("record_every", record_every)):
-        if v < 1:
-            raise ValueError(f"--{k.replace('_', '-')} must be >= 1; got {v}")
-    if T0 is not None and steps <= T0:
-        raise ValueError(f"{sc.name} shifts at step {T0}: --steps must exceed it; got {steps}")
-    if learner is not None and learner not in sc.learners:
-        raise ValueError(f"{sc.name} has no learner {learner!r}; choose from "
-                         f"{', '.join(sc.learners)}")
-    if environment is not None:
-        if T0 is not None:
-            raise ValueError(f"{sc.name} is attributed in training before the shift and in "
-                             "deployment after it; --environment does not apply")
-        if environment == "deploy" and sc.deploy is None:
-            raise ValueError(f"{sc.name} has no deployment environment")
-    return {"seeds": seeds, "steps": steps, "record_every": int(record_every),
-            "learner": learner or sc.default_learner, "environment": environment}
-
-
-def _record_every(target: float, steps: int, T0: int | None) -> int:
-    """About ``target``, preferring a divisor of the steps (of T0 and steps − T0 for a shift)
-    so that the final step is recorded: the largest such divisor ≥ target / 2, else target."""
-    g = math.gcd(T0, steps - T0) if T0 else steps
-    target = max(1, round(target))
-    best = max((d for d in _divisors(g) if d <= target), default=1)
-    return best if 2 * best >= target else target
-
-
-def _divisors(n: int):
-    """The divisors of ``n`` ≥ 1, by trial division up to √n (O(√n), not O(n))."""
-    for d in range(1, math.isqrt(n) + 1):
-        if n % d == 0:
-            yield d
-            yield n // d
-
-
 def _one(name: str, sz: dict, out, dpi):
     """Simulate, attribute, save the tables, draw the figures: (attribution, s, s)."""
-    from .attribute import attribute
-    from .report import draw_scenario, write_scenario
-    from .scenarios import get_scenario, run
+    from ..attribution import run
+    from ..attribution.analysis import attribute
+    from ..reports.report import draw_scenario, write_scenario
+    from ..scenarios import get_scenario
 
     sc = get_scenario(name)
     t = time.perf_counter()
@@ -167,13 +103,13 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
     ``summary.csv``, ``report.md`` and the behaviour figure from every scenario folder there.
     Returns an exit code. ``out`` is created (with its parents) if missing, and the stream
     says so; a folder that cannot be created or written raises
-    :class:`~mesabase.sims.userio.PathError` before any work is done."""
+    :class:`~mesabase.sims.files.PathError` before any work is done."""
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from .report import update_results
-    from .userio import make_folder
+    from ..files import make_folder
+    from ..reports.report import update_results
 
     stream = stream or sys.stdout
     out, t0 = Path(out), time.perf_counter()
@@ -194,10 +130,10 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
                    f"{f.learner_gap.mean():.3g}   (run {sim:.1f} s, figures {fig:.1f} s)",
                    file=stream)
     if study is not None:
-        from .meta.study import run_study
+        from ..meta.study import run_study
 
         run_study(out, study, stream=stream, dpi=dpi)
-    header = (f"Written by `mesabase {command}` (mesabase {_version()}). "
+    header = (f"Written by `mesabase {command}` (mesabase {package_version()}). "
               f"{check[0].upper()}{check[1:]}.")
     summary, t = _timed(update_results, out, header, dpi)
     stream.write(f"summary, behaviour figure and report: {t:.1f} s\n"
@@ -211,8 +147,8 @@ def demo(out=RESULTS_DIR, quick: bool = False, stream=None) -> int:
     """Run every shipped scenario (and the registered controls) at default sizes, or
     ``quick`` ones, and the meta-bandits study at its small sizes, into ``out``
     (:func:`run_scenarios`). Returns an exit code."""
-    from .meta.study import study_sizes
-    from .scenarios import get_scenario
+    from ..meta.study import study_sizes
+    from ..scenarios import get_scenario
 
     names = demo_scenarios()
     sizes = {n: scenario_sizes(get_scenario(n), quick=quick) for n in names}
@@ -238,7 +174,7 @@ def solvers(out=None, quick: bool = False) -> int:
 
     out = out or sys.stdout
     w = out.write
-    w(f"mesabase {_version()}: exact tabular MDP solvers\n\n")
+    w(f"mesabase {package_version()}: exact tabular MDP solvers\n\n")
     w("1. Sutton & Barto (2018) Example 3.8: 5x5 gridworld, gamma = 0.9\n")
     exact_mdp = sutton_barto_gridworld(gamma=Fraction(9, 10))
     mdp = sutton_barto_gridworld(gamma=0.9)
@@ -311,13 +247,13 @@ def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None) -> i
     """Establish the proofs of :data:`mesabase.proofs.PROOFS` (one, or all) and print them as
     Markdown or LaTeX; with ``out_dir`` write one file per proof (``NAME.md`` / ``NAME.tex``)
     instead (the folder is created if missing, and ``out`` says so; a file that cannot be
-    written raises :class:`~mesabase.sims.userio.PathError`). Returns 1 if a proof does not
+    written raises :class:`~mesabase.sims.files.PathError`). Returns 1 if a proof does not
     hold, else 0."""
     from pathlib import Path
 
     from mesabase.proofs import PROOFS
 
-    from .userio import atomic_write, make_folder
+    from ..files import atomic_write, make_folder
 
     out = out or sys.stdout
     names = list(PROOFS) if name is None else [name]
@@ -353,14 +289,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .scenarios import SCENARIOS
+    from ..scenarios import SCENARIOS
 
     p = _Parser(
         prog="mesabase",
         description="Exact tabular MDPs, online REINFORCE and the full optimum over history: "
                     "attribute divergences from the intended objective to outer or inner "
                     "alignment.")
-    p.add_argument("--version", action="version", version=f"mesabase {_version()}")
+    p.add_argument("--version", action="version", version=f"mesabase {package_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("demo", help="run every shipped scenario and write tables, figures, "
                                     "summary.csv and report.md (the main job)")
@@ -368,7 +304,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"results folder (default ./{RESULTS_DIR})")
     d.add_argument("--quick", action="store_true", help="small sizes (3 seeds, 1/4 of the "
                    "steps, low-resolution PNGs): a smoke test")
-    from .meta.study import STUDY
+    from ..meta.study import STUDY
 
     r = sub.add_parser("run", help="run one scenario, or the meta-bandits study, into the "
                                    "results folder")
@@ -411,7 +347,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--max-examples", type=int, default=60, metavar="N",
                    help="cases hypothesis tries per claim (default 60)")
     c.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
-    from .sweep_cli import add_parsers
+    from .sweep import add_parsers
 
     add_parsers(sub)  # sweep, results
     return p
@@ -436,7 +372,7 @@ def _only_study(parser, args):
 
 
 def _run_study(parser, args) -> int:
-    from .meta.study import study_sizes
+    from ..meta.study import study_sizes
 
     for k in _SCENARIO_OPTIONS:
         if getattr(args, k) is not None:
@@ -456,11 +392,12 @@ def _run_study(parser, args) -> int:
 def main(argv=None) -> int:
     """Run the ``mesabase`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit
     code (module docstring). A usage error exits through argparse (SystemExit 2). A user
-    error — :func:`mesabase.sims.userio.user_errors`: OSError, UnicodeDecodeError and the
+    error — :func:`mesabase.sims.files.user_errors`: OSError, UnicodeDecodeError and the
     library's invalid-input errors — is printed as one line ``mesabase: ...`` on stderr and
     its code returned; Ctrl-C prints ``mesabase: interrupted`` and returns 130; a closed
     stdout (``mesabase ... | head``) returns 1 quietly. Other exceptions propagate."""
-    from .userio import FAILED, INTERRUPTED, describe, user_errors
+    from ..files import FAILED, INTERRUPTED
+    from .errors import describe, user_errors
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -492,17 +429,17 @@ def _silence_stdout() -> None:
 
 def _check_inputs(args) -> None:
     """Read and decode the command's input files before any work, so that an unreadable or
-    non-UTF-8 one is reported by path (:class:`~mesabase.sims.userio.PathError`); create
+    non-UTF-8 one is reported by path (:class:`~mesabase.sims.files.PathError`); create
     (and announce) the folder of ``results --csv FILE`` when there is a store to export."""
     from pathlib import Path
 
-    from .userio import make_folder, reading
+    from ..files import make_folder, reading
 
     if args.command == "sweep" and Path(args.spec).is_file():
         with reading(args.spec):
             Path(args.spec).read_bytes().decode("utf-8")
     if args.command == "results" and args.csv:
-        from .store import MANIFEST
+        from ..experiments.store import MANIFEST
 
         if (Path(args.store) / MANIFEST).is_file():
             make_folder(Path(args.csv).parent, sys.stdout)
@@ -514,7 +451,7 @@ def _dispatch(parser, args) -> int:
     if args.command == "run" and args.scenario == "meta-bandits":
         return _run_study(parser, args)
     if args.command == "run":
-        from .scenarios import get_scenario
+        from ..scenarios import get_scenario
 
         _only_study(parser, args)
 
@@ -535,13 +472,10 @@ def _dispatch(parser, args) -> int:
             parser.error(f"--max-examples must be >= 1; got {args.max_examples}")
         return claims(args.max_examples, seed=args.seed)
     if args.command in ("sweep", "results"):
-        from .sweep_cli import results_main, sweep_main
+        from .sweep import results_main, sweep_main
 
         _check_inputs(args)
         return (sweep_main if args.command == "sweep" else results_main)(args)
     parser.print_help()
     return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -10,7 +10,7 @@ The cells, their keys and seeds, and the spec format are in :mod:`.cells`.
 shift scenario: "train" rows up to T0, "deploy" rows from T0): ``key, scenario, learner,
 environment, steps, n_seeds, record_every``, the params (a tuple value such as
 ``("power", 0.5)`` as its JSON text), ``seed, step``, the gap columns of
-:data:`~mesabase.sims.attribute.GAP_COLUMNS`, and per behaviour b the columns ``b:value``
+:data:`~mesabase.sims.attribution.analysis.GAP_COLUMNS`, and per behaviour b the columns ``b:value``
 (the learner's J_b), ``b:lo``, ``b:hi`` (its range over argmax L_t) and ``b:label``.
 :func:`sweep` returns ``store.table(keys)`` with the columns in one canonical order
 (:func:`order_columns`): cells in sorted-key order, rows in each cell's order — the same
@@ -63,10 +63,12 @@ from .cells import (  # noqa: F401 - re-exported: the sweep API in one place
     load_spec,
     spec_name,
 )
+from .sizes import package_version
 from .store import CorruptCell, Store
 
 __all__ = ["Cell", "SpecError", "PARAMS", "grid", "load_spec", "spec_name", "cell_seeds",
-           "run_cell", "order_columns", "sweep", "SPECS_DIR", "MAX_CELL_WORK", "MAX_CELLS",
+           "run_cell", "order_columns", "sweep", "sweep_with_report", "worker_pool",
+           "usable_cpus", "SPECS_DIR", "MAX_CELL_WORK", "MAX_CELLS",
            "MAX_SPEC_WORK"]
 #: How often (seconds) a pool worker checks that the sweep's process is still there.
 PARENT_POLL = 0.2
@@ -78,7 +80,8 @@ def run_cell(cell: Cell, first_seed: int = 0) -> pd.DataFrame:
     return its tidy table (module docstring, "Tables"). ``first_seed`` > 0: only the seeds
     from that index on (the rows a cell with fewer seeds lacks; ``key`` and ``n_seeds``
     still the whole cell's)."""
-    from .scenarios import get_scenario, run
+    from ..attribution import run
+    from ..scenarios import get_scenario
 
     if not 0 <= first_seed < cell.seeds:
         raise ValueError(f"first_seed must be in [0, {cell.seeds}); got {first_seed!r}")
@@ -106,9 +109,9 @@ def run_cell(cell: Cell, first_seed: int = 0) -> pd.DataFrame:
 def order_columns(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with its columns in the canonical order of sweep tables: the config
     (key, scenario, learner, environment, steps, n_seeds, record_every), the params (sorted),
-    seed, step, the gaps in :data:`~mesabase.sims.attribute.GAP_COLUMNS` order, then per
+    seed, step, the gaps in :data:`~mesabase.sims.attribution.analysis.GAP_COLUMNS` order, then per
     behaviour (sorted) value, lo, hi, label; any other column last, sorted. Rows untouched."""
-    from .attribute import GAP_COLUMNS
+    from ..attribution.analysis import GAP_COLUMNS
 
     cols = set(table.columns)
     params = sorted(cols & {k for p in PARAMS.values() for k in p})
@@ -156,13 +159,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool whose workers die with this process (:func:`_init_worker`)."""
     return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                initargs=(os.getpid(),))
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; the CPU count elsewhere)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -178,9 +182,8 @@ def _bar(total: int, initial: int, progress):
 
 
 def _meta(cell: Cell, seconds: float) -> dict:
-    from .cli import _version
 
-    return {"cell": cell.to_dict(), "seconds": round(seconds, 3), "mesabase": _version()}
+    return {"cell": cell.to_dict(), "seconds": round(seconds, 3), "mesabase": package_version()}
 
 
 def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
@@ -191,7 +194,7 @@ def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
       cells: an iterable of :class:`Cell` (duplicates run once).
       executor: None or "local" (a process pool, one process per core), "serial" (this
         process), or any :class:`concurrent.futures.Executor` (left running).
-      store: a :class:`~mesabase.sims.store.Store`, a directory, or None (a temporary
+      store: a :class:`~mesabase.sims.experiments.store.Store`, a directory, or None (a temporary
         store, deleted on return).
       progress: None (a bar when stderr is a terminal), True or False.
 
@@ -201,13 +204,15 @@ def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
 
     Raises:
       ValueError for bad arguments; RuntimeError naming a cell that failed (its cause
-      chained); :class:`~mesabase.sims.store.StoreError` (an OSError, one line naming the
+      chained); :class:`~mesabase.sims.experiments.store.StoreError` (an OSError, one line
+      naming the
       path) when the store cannot be written or read: the cells finished before stay.
     """
-    return _sweep(cells, executor, store, progress)[0]
+    return sweep_with_report(cells, executor, store, progress)[0]
 
 
-def _sweep(cells, executor, store, progress) -> tuple[pd.DataFrame, list[str], list[str]]:
+def sweep_with_report(cells, executor, store,
+                      progress) -> tuple[pd.DataFrame, list[str], list[str]]:
     """:func:`sweep`, and the keys it computed and those it found corrupt (recomputed)."""
     cells = list(cells)
     for c in cells:
@@ -220,7 +225,7 @@ def _sweep(cells, executor, store, progress) -> tuple[pd.DataFrame, list[str], l
                          f"concurrent.futures.Executor; got {executor!r}")
     if store is None:
         with tempfile.TemporaryDirectory(prefix="mesabase-sweep-") as tmp:
-            return _sweep(cells, executor, Store(tmp), progress)
+            return sweep_with_report(cells, executor, Store(tmp), progress)
     st = store if isinstance(store, Store) else Store(store)
     keys = [c.key for c in cells]
     corrupt = st.verify(keys)  # every recorded cell of the sweep, fully checked
@@ -284,10 +289,10 @@ def _extend(st: Store, cell: Cell, base: Cell, new: pd.DataFrame) -> pd.DataFram
 
 def _run(todo: list[Cell], bases: dict, executor, st: Store, make_bar) -> None:
     serial = executor == "serial" or (executor in (None, "local")
-                                      and (len(todo) == 1 or _cpus() == 1))
+                                      and (len(todo) == 1 or usable_cpus() == 1))
     own = not serial and not isinstance(executor, Executor)
     if own:
-        executor = _pool(min(len(todo), _cpus()))
+        executor = worker_pool(min(len(todo), usable_cpus()))
     first = {c.key: bases[c.key].seeds if c.key in bases else 0 for c in todo}
     futures, finished = {}, False
     try:

@@ -1,7 +1,7 @@
 """A fused numba kernel for online REINFORCE: ``simulate(..., engine="numba")``.
 
 numba is an optional accelerator (``pip install mesabase[fast]``); the numpy path of
-:func:`mesabase.sims.simulate.simulate` is the reference, and the kernel is tested equal to
+:func:`mesabase.sims.simulation.simulate` is the reference, and the kernel is tested equal to
 it (tests/test_fast.py). One compiled loop runs a seed's whole simulation — act, sample
 the environment, record, update — per step
 
@@ -22,14 +22,14 @@ skips the exps — the kernel's largest cost — after zero-reward steps.
 
 Divergence: an update that makes θ[s_t] non-finite (α (r − b) overflowing, e.g. lr = 1e308)
 stops that seed where it stands (the other seeds run on), and ``reinforce_run`` then
-raises :class:`~mesabase.sims.learners.DivergedError` for the earliest such step (lowest
+raises :class:`~mesabase.sims.agents.reinforce.DivergedError` for the earliest such step (lowest
 seed among ties, whatever the thread count), as the numpy path does. The kernel keeps per
 seed the bound M = max|θ₀| + Σ_t |α (r_t − b_t)| ≥ max|θ_t| (an update moves each entry by
 at most |α (r − b)|, since |e_a − π| ≤ 1): one add and one comparison per update, and the
 written row is inspected entry by entry only once M exceeds 1e300 (or is ∞/NaN) — never in
 an ordinary run, where a per-entry test measurably slowed the loop.
 
-Supported: :class:`~mesabase.sims.learners.Reinforce` with ``update="step"``, a tabular
+Supported: :class:`~mesabase.sims.agents.reinforce.Reinforce` with ``update="step"``, a tabular
 policy, a constant step size, ``natural=False``, any baseline (None, a constant, "mean"),
 any ``init_logits``; an :class:`~mesabase.sims.envs.Env` (not a subclass) with any noise;
 no shadow. Anything else raises a ValueError that says which setting.
@@ -50,8 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy.special import ndtri
 
-from .envs.base import Env
-from .learners import DivergedError, Reinforce
+from ..envs.base import Env
+from .reinforce import DivergedError, Reinforce
 from .schedules import Constant
 
 __all__ = ["available", "unsupported", "reinforce_run"]

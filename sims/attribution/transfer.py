@@ -1,6 +1,6 @@
 """What a run's learner is at each recorded step, in its own environment or in deployment.
 
-A :class:`~mesabase.sims.simulate.Run` records the learner's *policy* on the training
+A :class:`~mesabase.sims.simulation.Run` records the learner's *policy* on the training
 states, π_θt[n, r, s, a]. Evaluating it elsewhere needs more:
 
 * **Parameters.** A linear-softmax learner's θ_t is what transfers to a new layout
@@ -24,9 +24,9 @@ import numpy as np
 
 from mesabase.theory.objectives import history_optimal
 
-from ..full import FullOptimizer, _break_ties
-from ..learners import Reinforce, Transition
-from ..policies import LinearSoftmax, softmax
+from ..agents.full import FullOptimizer, _break_ties
+from ..agents.policies import LinearSoftmax, softmax
+from ..agents.reinforce import Reinforce, Transition
 
 __all__ = ["learner_params", "replay", "deploy_policies", "map_states", "full_optimizer_policies",
            "history_solutions", "is_linear"]
@@ -47,7 +47,7 @@ def learner_params(run) -> np.ndarray:
     same arrays simulate fed it), so θ_t is bit-identical to the one that acted.
 
     Raises:
-      TypeError: the learner is not a :class:`~mesabase.sims.learners.Reinforce`.
+      TypeError: the learner is not a :class:`~mesabase.sims.agents.reinforce.Reinforce`.
       RuntimeError: the replayed policies differ from ``run.policies`` (by > 1e-12).
     """
     params = getattr(run, "params", None)

@@ -57,8 +57,8 @@ from mesabase.theory.attribution import (
 )
 from mesabase.theory.empirical import empirical_counts, model_arrays
 
-from .full import FullOptimizer
-from .scenarios.transfer import (
+from ..agents.full import FullOptimizer
+from .transfer import (
     deploy_policies,
     full_optimizer_policies,
     history_solutions,
@@ -336,7 +336,7 @@ def attribute(run, scenario=None, environment: str | None = None) -> Attribution
     """Attribute ``run`` (of ``scenario``'s learner in ``scenario.train``), exactly.
 
     Args:
-      run: a :class:`~mesabase.sims.simulate.Run` in the training environment, or a
+      run: a :class:`~mesabase.sims.simulation.Run` in the training environment, or a
         :class:`~mesabase.sims.scenarios.ShiftRun` (then ``environment`` is ignored: the
         rows up to T0 are evaluated in training, the rest in deployment).
       scenario: the :class:`~mesabase.sims.scenarios.Scenario` (or its registered name);
@@ -350,7 +350,7 @@ def attribute(run, scenario=None, environment: str | None = None) -> Attribution
 
     Example:
       >>> from mesabase.sims.scenarios import get_scenario
-      >>> from mesabase.sims.simulate import simulate
+      >>> from mesabase.sims.simulation import simulate
       >>> sc = get_scenario("proxy-bandit")
       >>> r = simulate(sc.train, sc.get_learner(), 200, seeds=4, record_every=100)
       >>> a = attribute(r, sc)
@@ -359,7 +359,8 @@ def attribute(run, scenario=None, environment: str | None = None) -> Attribution
       >>> a.verdicts[["behaviour", "frac_outer", "verdict"]].values.tolist()
       [['pulls-proxy-arm', 1.0, 'outer'], ['intended-suboptimal-arm', 1.0, 'outer']]
     """
-    from .scenarios import ShiftRun, get_scenario
+    from ..scenarios import get_scenario
+    from ..simulation import ShiftRun
 
     if scenario is None:
         scenario = getattr(run, "scenario", None)

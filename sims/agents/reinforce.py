@@ -1,6 +1,6 @@
 """Online REINFORCE learners as pure (init, policy, update) over an explicit state.
 
-The learner protocol used by :func:`mesabase.sims.simulate.simulate`::
+The learner protocol used by :func:`mesabase.sims.simulation.simulate`::
 
     state = learner.init(n_seeds, n_states, n_actions, rng)   # rng may be unused
     pi    = learner.policy(state)                             # (N, S, A), used to act now
@@ -12,8 +12,8 @@ The learner protocol used by :func:`mesabase.sims.simulate.simulate`::
     update="episode"  θ ← θ + α_k Σ_{j=0}^{L−1} (G_j − b) ψ_j        when the episode ends,
                       G_j = Σ_{i=j}^{L−1} γ^{i−j} r_i (return-to-go)
 
-with ψ_t = ∇_θ log π_θ(a_t|s_t) (the score; see :mod:`mesabase.sims.policies`), or its
-natural form (below), α_k = lr · m(k) from :mod:`mesabase.sims.schedules` where k counts
+with ψ_t = ∇_θ log π_θ(a_t|s_t) (the score; see :mod:`mesabase.sims.agents.policies`), or its
+natural form (below), α_k = lr · m(k) from :mod:`mesabase.sims.agents.schedules` where k counts
 the updates the seed has received (steps in step mode, finished episodes in episode
 mode), and b a baseline. ``update="step"`` with b = 0 is the seed's literal rule
 θ_{t+1} = θ_t + α r_t ∇_θ log π_θt(a_t|s_t). Step mode ignores ``done``; neither mode
@@ -91,7 +91,7 @@ class DivergedError(ValueError, FloatingPointError):
 
     Attributes: ``row`` (the seed's row in the batch), ``step`` (the global step t of the
     update), ``seed`` (the seed: ``row`` unless the caller knew the seed itself, as
-    :func:`~mesabase.sims.simulate.simulate` does) and ``detail``.
+    :func:`~mesabase.sims.simulation.simulate` does) and ``detail``.
     """
 
     def __init__(self, row: int, step: int, detail: str, seed: int | None = None):
@@ -292,7 +292,7 @@ class Reinforce:
             return self._step(state, n, s, a, r, step.t)
         return self._episode(state, n, s, a, r, done, step.t)
 
-    # ---- internals: the row kernels of mesabase.sims.policies --------------------------
+    # ---- internals: the row kernels of mesabase.sims.agents.policies --------------------------
     def _alpha(self, count):
         if isinstance(self._sched, Constant):
             return self.lr

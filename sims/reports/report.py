@@ -17,13 +17,13 @@ and the report cover every scenario folder in ``out``, so ``mesabase run A`` the
 Every file is written atomically (:func:`atomic_write`: a temporary file in the same folder,
 then ``os.replace``), so an interrupted run leaves each file whole, old or new. A file that
 cannot be written or read (a read-only or full file system; a ``meta.json`` or table in
-``out`` that is not UTF-8, JSON or Parquet) raises :class:`~mesabase.sims.userio.PathError`
-naming it, which the command prints as one line (:mod:`mesabase.sims.userio`).
+``out`` that is not UTF-8, JSON or Parquet) raises :class:`~mesabase.sims.files.PathError`
+naming it, which the command prints as one line (:mod:`mesabase.sims.files`).
 
 summary.csv columns: :data:`SUMMARY_COLUMNS`. ``spec_gap``, ``history_gap``,
 ``learner_gap``, ``total`` (= J_I(π_I*) − J_I(π_θt), their sum), ``J_intended`` and
 ``J_learner`` are seed means at the final recorded step ``step``; ``verdict`` is
-:attr:`~mesabase.sims.attribute.Attribution.scenario_verdict` ("outer" | "inner" | "mixed" |
+:attr:`~mesabase.sims.attribution.Attribution.scenario_verdict` ("outer" | "inner" | "mixed" |
 "none") of the scenario's primary attribution (in deployment when it has one).
 
 Reference: the sweep / analysis split of bsuite (I. Osband et al., ICLR 2020).
@@ -38,7 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .attribute import BEHAVIOUR_COLUMNS, GAP_COLUMNS, VERDICT_COLUMNS, Attribution
+from ..agents.full import FullOptimizer
+from ..attribution.analysis import BEHAVIOUR_COLUMNS, GAP_COLUMNS, VERDICT_COLUMNS, Attribution
+from ..attribution.runner import ShiftRun
+from ..attribution.transfer import deploy_policies, full_optimizer_policies, is_linear, map_states
+from ..files import PathError, atomic_write, reading, reason, remove
+from ..scenarios import SCENARIOS, get_scenario
 from .figures import (
     plot_behaviours,
     plot_gaps,
@@ -48,12 +53,8 @@ from .figures import (
     save_figure,
     simplex_frame,
 )
-from .full import FullOptimizer
-from .scenarios import SCENARIOS, ShiftRun, get_scenario
-from .scenarios.transfer import deploy_policies, full_optimizer_policies, is_linear, map_states
-from .userio import PathError, atomic_write, reading, reason, remove
 
-__all__ = ["SUMMARY_COLUMNS", "atomic_write", "scenario_tables", "write_scenario",
+__all__ = ["SUMMARY_COLUMNS", "atomic_write", "write_figure", "scenario_tables", "write_scenario",
            "load_attributions", "draw_scenario", "summary_row", "update_results"]
 
 SUMMARY_COLUMNS = ("scenario", "environment", "learner", "n_seeds", "step", "spec_gap",
@@ -79,9 +80,9 @@ def _write_text(path, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def _save_figure(fig, stem: Path, dpi: int | None = None) -> tuple[Path, Path]:
+def write_figure(fig, stem: Path, dpi: int | None = None) -> tuple[Path, Path]:
     """Write ``{stem}.png`` and ``{stem}.svg`` atomically (as :func:`atomic_write`); an
-    OSError is raised as a :class:`~mesabase.sims.userio.PathError` naming the file."""
+    OSError is raised as a :class:`~mesabase.sims.files.PathError` naming the file."""
     tmp = stem.with_name(f".{stem.name}.{os.getpid()}.tmp")
     out = (stem.with_name(f"{stem.name}.png"), stem.with_name(f"{stem.name}.svg"))
     try:
@@ -224,7 +225,7 @@ _TABLE_COLUMNS = {"gaps": GAP_COLUMNS, "behaviours": BEHAVIOUR_COLUMNS,
 def _read(folder: Path, name: str, required: bool = False) -> pd.DataFrame | None:
     """The table ``folder/name.parquet``, None if there is none. A file that cannot be read
     as Parquet, lacks a column of :data:`_TABLE_COLUMNS`, or is ``required`` and missing
-    raises :class:`~mesabase.sims.userio.PathError` naming it."""
+    raises :class:`~mesabase.sims.files.PathError` naming it."""
     p = folder / f"{name}.parquet"
     if not p.exists() and not required:
         return None
@@ -245,7 +246,7 @@ _SIZE_KEYS = ("seeds", "steps", "record_every")
 
 def _meta(folder: Path) -> dict:
     """``folder/meta.json``; one that is missing, not UTF-8, not JSON or not shaped as
-    :func:`write_scenario` writes it raises :class:`~mesabase.sims.userio.PathError`
+    :func:`write_scenario` writes it raises :class:`~mesabase.sims.files.PathError`
     naming it."""
     p = folder / "meta.json"
     with reading(p):
@@ -271,7 +272,7 @@ def _bad_keys(d, kinds: dict) -> list[str]:
 def load_attributions(out, name: str) -> list[Attribution]:
     """The attributions of scenario ``name`` rebuilt from its saved tables (primary first).
     A ``meta.json`` or table that is missing or not as :func:`write_scenario` writes it
-    raises :class:`~mesabase.sims.userio.PathError` naming the file."""
+    raises :class:`~mesabase.sims.files.PathError` naming the file."""
     folder = Path(out) / name
     meta = _meta(folder)
     gaps, beh, ver = (_read(folder, k, required=True) for k in ("gaps", "behaviours",
@@ -293,11 +294,11 @@ def draw_scenario(out, name: str, dpi: int | None = None) -> list[Path]:
     3-armed bandit) and ``policies-<view>`` (a gridworld: learner and π*_t, train vs
     deployment). Returns the PNG paths."""
     folder = Path(out) / name
-    pngs = [_save_figure(plot_gaps(_read(folder, "gaps", True), scenario=name), folder / "gaps",
+    pngs = [write_figure(plot_gaps(_read(folder, "gaps", True), scenario=name), folder / "gaps",
                          dpi)[0]]
     simplex = _read(folder, "simplex")
     if simplex is not None:
-        pngs.append(_save_figure(plot_simplex(simplex), folder / "simplex", dpi)[0])
+        pngs.append(write_figure(plot_simplex(simplex), folder / "simplex", dpi)[0])
     for old in folder.glob("policies-*.png"):
         remove(old)
         remove(old.with_suffix(".svg"))
@@ -309,7 +310,7 @@ def draw_scenario(out, name: str, dpi: int | None = None) -> list[Path]:
             worlds["deploy"] = sc.deploy.world
         for view, d in pol.groupby("view", sort=False):
             fig = plot_gridworld_policies(d, worlds)
-            pngs.append(_save_figure(fig, folder / f"policies-{view}", dpi)[0])
+            pngs.append(write_figure(fig, folder / f"policies-{view}", dpi)[0])
     return pngs
 
 
@@ -428,7 +429,7 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
     verdicts = [v for n in names if len(v := _read(out / n, "verdicts"))]
     if verdicts:
         fig = plot_behaviours(pd.concat(verdicts, ignore_index=True))
-        _save_figure(fig, out / "behaviours", dpi)
+        write_figure(fig, out / "behaviours", dpi)
     lines = ["# mesabase results", ""]
     if header:
         lines += [header, ""]
@@ -446,7 +447,7 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
     if verdicts:
         lines += ["![Behaviour attribution across scenarios](behaviours.png)", ""]
     lines += [_section(out, n) for n in names]
-    from .meta.study import STUDY, study_section
+    from .meta_section import STUDY, study_section
 
     with reading(out / STUDY):
         lines += study_section(out)

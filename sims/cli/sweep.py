@@ -4,7 +4,7 @@
                              [--out STORE] [--workers N]
     mesabase results STORE [--csv FILE]
 
-``sweep`` loads the spec (:func:`mesabase.sims.sweep.load_spec`; a bare name such as
+``sweep`` loads the spec (:func:`mesabase.sims.experiments.sweeps.load_spec`; a bare name such as
 ``small`` finds a shipped spec), runs the cells not yet in the store ``--out`` (default
 ``mesabase-sweeps/<sweep name>``) and prints a summary. Executors: ``local`` (default: a
 process pool, ``--workers`` processes, default one per core), ``serial`` (this process),
@@ -24,7 +24,7 @@ one line each on stderr.
 ``results`` summarises a store (cells, rows, per scenario and learner the seed means of
 the gaps at each cell's final recorded step) and with ``--csv FILE`` writes the whole table:
 one row per cell × seed × recorded step, cells in sorted-key order, rows in each cell's
-order (the order of :meth:`mesabase.sims.store.Store.table`); floats are written with
+order (the order of :meth:`mesabase.sims.experiments.store.Store.table`); floats are written with
 ``repr`` precision, so the CSV reads back to the same numbers.
 """
 
@@ -76,7 +76,7 @@ def _one_line(msg: str) -> str:
 
 def _os_text(e: OSError) -> str:
     """``<path>: <reason>`` for an OSError (a StoreError's text is that already)."""
-    from .store import StoreError
+    from ..experiments.store import StoreError
 
     if isinstance(e, StoreError) or e.filename is None:
         return str(e)
@@ -119,9 +119,9 @@ def _executor(args, stream):
     if args.executor == "local":
         if args.workers is None:
             return None, lambda: None
-        from .sweep import _pool
+        from ..experiments.sweeps import worker_pool
 
-        pool = _pool(args.workers)
+        pool = worker_pool(args.workers)
         return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:
         from distributed import Client, LocalCluster
@@ -130,9 +130,9 @@ def _executor(args, stream):
     if args.scheduler:
         client, cluster = Client(args.scheduler), None
     else:
-        from .sweep import _cpus
+        from ..experiments.sweeps import usable_cpus
 
-        cluster = LocalCluster(n_workers=args.workers or _cpus(), threads_per_worker=1,
+        cluster = LocalCluster(n_workers=args.workers or usable_cpus(), threads_per_worker=1,
                                processes=True, dashboard_address=":0")
         client = Client(cluster)
     stream.write(f"dask: {client}\n")
@@ -154,8 +154,8 @@ def sweep_main(args, stream=None) -> int:
 
 
 def _sweep_main(args, stream) -> int:
-    from .store import CorruptCell, Store
-    from .sweep import SpecError, _sweep, load_spec, spec_name
+    from ..experiments.store import CorruptCell, Store
+    from ..experiments.sweeps import SpecError, load_spec, spec_name, sweep_with_report
 
     if args.scheduler and args.executor != "dask":
         return _error("--scheduler needs --executor dask", sys.stderr)
@@ -191,7 +191,7 @@ def _sweep_main(args, stream) -> int:
         return _error(str(e), sys.stderr)
     t = time.perf_counter()
     try:
-        table, computed, corrupt = _sweep(cells, executor, store, None)
+        table, computed, corrupt = sweep_with_report(cells, executor, store, None)
     except RuntimeError as e:
         sys.stderr.write(f"mesabase: {_one_line(e)}: {_one_line(repr(e.__cause__))}; the "
                          f"cells finished so far are in {out}: rerun to resume\n")
@@ -223,7 +223,7 @@ def results_main(args, stream=None) -> int:
 
 
 def _results_main(args, stream) -> int:
-    from .store import MANIFEST, Store
+    from ..experiments.store import MANIFEST, Store
 
     path = Path(args.store)
     if not os.path.lexists(path / MANIFEST):
@@ -236,7 +236,7 @@ def _results_main(args, stream) -> int:
                 sys.stderr.write(f"mesabase: corrupt cell {key}: {_one_line(reason)}\n")
             sys.stderr.write("rerun the sweep to recompute them\n")
             return 1
-        from .sweep import order_columns
+        from ..experiments.sweeps import order_columns
 
         table = order_columns(store.table())
     except (ValueError, OSError) as e:

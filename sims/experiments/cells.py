@@ -1,6 +1,7 @@
 """Sweep cells: configurations, their stable keys and seeds, and TOML spec files.
 
-The data half of :mod:`mesabase.sims.sweep` (which runs cells and re-exports these names).
+The data half of :mod:`mesabase.sims.experiments.sweeps` (which runs cells and re-exports
+these names).
 
 **Cells.** A :class:`Cell` is one configuration: a registered scenario, one of its named
 learners, the sizes (steps T, seeds N, record every k steps), the evaluation environment,
@@ -23,7 +24,7 @@ prefix-stable, so the cell with 16 seeds has the 8-seed cell's seeds first, and 
 seed's run in the vectorised ``scenarios.run`` being independent of the others in the
 batch) its rows for those seeds are the 8-seed cell's rows, bit for bit — except the
 ``key`` and ``n_seeds`` columns. A sweep uses this to extend a stored cell
-(:func:`mesabase.sims.sweep.sweep`).
+(:func:`mesabase.sims.experiments.sweeps.sweep`).
 
 **Limits.** A cell may hold at most :data:`MAX_CELL_WORK` = 10⁸ seed-steps (steps × seeds;
 one seed-step costs about 1–25 µs and 60 bytes of memory, so the limit is minutes to hours
@@ -31,7 +32,8 @@ and gigabytes for one cell), a grid at most :data:`MAX_CELLS` = 10⁵ cells, and
 at most :data:`MAX_SPEC_WORK` = 10¹⁰ seed-steps in all (hours to days of CPU). Past a limit
 the cell, grid or spec is refused at once with a :class:`SpecError` naming the key — before
 any work, so ``steps = 10**12`` is a one-line error, not an hour's silence. (Larger sweeps:
-several specs, or :func:`~mesabase.sims.sweep.grid` and :func:`~mesabase.sims.sweep.sweep`
+several specs, or :func:`~mesabase.sims.experiments.sweeps.grid` and
+:func:`~mesabase.sims.experiments.sweeps.sweep`
 from Python, which check only the per-cell and per-grid limits.)
 
 **Spec files** (TOML, :func:`load_spec`; ``sims/specs/small.toml`` is the example)::
@@ -75,14 +77,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .full import FullOptimizer
-from .learners import Reinforce
+from ..agents.full import FullOptimizer
+from ..agents.reinforce import Reinforce
+from .sizes import MAX_CELL_WORK, scenario_sizes
 
 __all__ = ["Cell", "SpecError", "PARAMS", "grid", "load_spec", "spec_name", "cell_seeds",
            "SPECS_DIR", "MAX_CELL_WORK", "MAX_CELLS", "MAX_SPEC_WORK"]
 
-#: The most seed-steps (steps × seeds) one cell may hold (module docstring, "Limits").
-MAX_CELL_WORK = 10**8
 #: The most cells one grid (one ``[[grid]]`` table, or one :func:`grid` call) may expand to.
 MAX_CELLS = 10**5
 #: The most seed-steps a spec file may hold in all (module docstring, "Limits").
@@ -158,7 +159,7 @@ def _apply(learner, params: dict):
 
 def _resumable(sc, learner) -> bool:
     """Whether ``learner`` can go on learning after ``sc``'s shift (simulate_shift)."""
-    from .scenarios.transfer import is_linear
+    from ..attribution.transfer import is_linear
 
     if not isinstance(learner, Reinforce):
         return False
@@ -175,7 +176,7 @@ class Cell:
       scenario: a registered scenario name (:data:`~mesabase.sims.scenarios.SCENARIOS`).
       learner: one of ``scenario.learners`` (default: the scenario's default learner).
       steps, seeds, record_every: T, the number of seeds N, and k (defaults: the
-        scenario's; k scaled with T as :func:`mesabase.sims.cli.scenario_sizes` does).
+        scenario's; k scaled with T as :func:`mesabase.sims.experiments.sizes.scenario_sizes` does).
       params: hyperparameters replacing the learner's (:data:`PARAMS`).
       environment: "train" | "deploy" | None (the scenario's default).
 
@@ -193,8 +194,7 @@ class Cell:
     _seed_digest: str = dataclasses.field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self):
-        from .cli import scenario_sizes
-        from .scenarios import SCENARIOS, get_scenario
+        from ..scenarios import SCENARIOS, get_scenario
 
         if not isinstance(self.scenario, str) or self.scenario not in SCENARIOS:
             raise SpecError("scenario", f"unknown scenario {self.scenario!r}; choose from "
@@ -284,7 +284,7 @@ class Cell:
 
     def build_learner(self):
         """The scenario's learner with ``params`` applied."""
-        from .scenarios import get_scenario
+        from ..scenarios import get_scenario
 
         return _apply(get_scenario(self.scenario).learners[self.learner], dict(self.params))
 
@@ -300,7 +300,7 @@ class Cell:
                        d["params"], d["environment"]))
 
     def __dask_tokenize__(self):
-        return ("mesabase.sims.sweep.Cell", self._digest)
+        return ("mesabase.sims.experiments.sweeps.Cell", self._digest)
 
     def __repr__(self) -> str:
         env = "" if self.environment is None else f", environment={self.environment!r}"

@@ -1,0 +1,8 @@
+"""``python -m mesabase.sims.cli``: the ``mesabase`` command."""
+
+import sys
+
+from .app import main
+
+if __name__ == "__main__":
+    sys.exit(main())
