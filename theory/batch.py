@@ -12,12 +12,22 @@ Undiscounted episodic problems (γ = 1, no horizon) are not batched: solve them 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .mdp import InvalidMDP, TabularMDP, _check_distribution, _check_finite, _check_gamma_horizon
 from .solution import Solution
-from .solvers import TIE_RTOL
-from .solvers import _finish as _finish_solution
+from .solvers import (
+    _SAFE,
+    _U,
+    _backward_bound,
+    _discounted_bound,
+    _norm,
+    _Rounding,
+    _rounding_from,
+    _solution,
+)
 
 __all__ = ["MDPBatch", "solve_batch", "solution_item"]
 
@@ -111,7 +121,31 @@ def _evaluate_actions(batch: MDPBatch, actions: np.ndarray, idx) -> np.ndarray:
     return np.linalg.solve(M, r_pi[:, :, None])[:, :, 0]
 
 
+def _rounding_batch(batch: MDPBatch) -> _Rounding:
+    """The rounding constants of :mod:`.solvers` for the whole batch (ρ̄, n over every
+    model; ‖R‖∞ per model, an (N,) array)."""
+    N, S, A, _ = batch.P.shape
+    R_norm = np.abs(batch.R).reshape(N, -1).max(axis=1)
+    return _rounding_from(batch.gamma, S, A, batch.P.reshape(N * S * A, S), False, R_norm,
+                          size=N * S * A * S)
+
+
+def _finish_batch(batch: MDPBatch, rd: _Rounding, V, Q, tol, method, k, actions) -> Solution:
+    """The certificate per model (as :func:`~mesabase.theory.solvers._finish`) for Q̂
+    computed afresh from V; ``residual``, ``error_bound`` and the set's width are the
+    batch maxima."""
+    qerr = rd.q_error(_norm(V, axis=1))  # (N,)
+    res = np.abs(Q.max(axis=2) - V).max(axis=1)
+    bound = _discounted_bound(rd, res, qerr)
+    eps = qerr + rd.gamma * rd.rho * np.where(np.isfinite(bound), bound, 0.0)
+    return _solution(V, Q, tol, method, k, float(res.max()), float(np.max(bound)),
+                     float(np.max(eps)), actions)
+
+
 def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> Solution:
+    """Batched policy iteration; ties as in :func:`~mesabase.theory.policy_iteration`:
+    within 2·E_Q of the model (the rounding bound of its Q̂), with a stop on a revisited
+    policy."""
     N, S, A = batch.R.shape
     if actions0 is None:
         actions = np.argmax(batch.R, axis=2)
@@ -119,51 +153,70 @@ def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> 
         actions = np.array(actions0, dtype=np.intp)
         if actions.shape != (N, S) or (actions < 0).any() or (actions >= A).any():
             raise ValueError(f"actions0 must have shape ({N}, {S}) with entries in [0, {A})")
+    rd = _rounding_batch(batch)
     V = np.empty((N, S))
     Q = np.empty((N, S, A))
     active = np.arange(N)
     states = np.arange(S)[None, :]
+    seen = [set() for _ in range(N)]
     for k in range(1, max_iterations + 1):
         V[active] = _evaluate_actions(batch, actions[active], active)
         Q[active] = _q(batch, V[active], active)
         Qa = Q[active]
         best = Qa.argmax(axis=2)
         cur = Qa[np.arange(active.size)[:, None], states, actions[active]]
-        better = Qa.max(axis=2) > cur + TIE_RTOL * (1.0 + np.abs(cur))
+        theta = 2.0 * (_U * rd.R_norm[active] + rd.gamma * rd.rho
+                       * _norm(V[active], axis=1) * rd.k) * _SAFE
+        better = Qa.max(axis=2) > cur + theta[:, None]
         changed = better.any(axis=1)
-        actions[active] = np.where(better, best, actions[active])
-        active = active[changed]
+        new = np.where(better, best, actions[active])
+        cycled = np.zeros(active.size, dtype=bool)
+        for i in np.flatnonzero(changed):
+            n = active[i]
+            seen[n].add(actions[n].tobytes())
+            if new[i].tobytes() in seen[n]:  # rounding-level cycle: stop with greedy actions
+                cycled[i] = True
+                new[i] = best[i]
+        actions[active] = new
+        active = active[changed & ~cycled]
         if active.size == 0:
-            return _finish_solution(batch, V, Q, tol, "pi", k, 0.0, actions)
+            return _finish_batch(batch, rd, V, Q, tol, "pi", k, actions)
     raise RuntimeError(f"batched policy iteration did not converge in {max_iterations} iterations")
 
 
 def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
-    """Span-stopped value iteration per model (see :func:`mesabase.theory.value_iteration`)."""
+    """Span-stopped value iteration per model (see :func:`mesabase.theory.value_iteration`,
+    including its stop at the rounding floor), then Q = R + γ P V of the midpoints."""
     N, S, A = batch.R.shape
     g = batch.gamma
+    rd = _rounding_batch(batch)
     if g == 0.0:
         V = batch.R.max(axis=2)
         Q = _q(batch, V)
-        return _finish_solution(batch, V, Q, tol, "vi", 1, 0.0, Q.argmax(axis=2))
+        return _finish_batch(batch, rd, V, Q, tol, "vi", 1, Q.argmax(axis=2))
     c = g / (1.0 - g)
+    fa = _U * rd.R_norm * _SAFE
+    fb = rd.gamma * rd.rho * rd.k * _SAFE
     V = np.zeros((N, S))
     out = np.empty((N, S))
-    bounds = np.zeros(N)
+    prev = np.full(N, np.inf)
     active = np.arange(N)
     for k in range(1, max_sweeps + 1):
         V_new = _q(batch, V[active], active).max(axis=2)
         d = V_new - V[active]
         lo, hi = d.min(axis=1), d.max(axis=1)
-        bound = c * (hi - lo) / 2.0
+        span = hi - lo
+        bound = c * span / 2.0
+        floor = (2.0 * (fa[active] + fb * _norm(V[active], axis=1))
+                 + 4.0 * _U * np.maximum(np.abs(hi), np.abs(lo)))
+        done = (bound <= tol) | ((span <= floor) & (span >= prev[active]))
+        prev[active] = span
         V[active] = V_new
-        done = bound <= tol
         out[active[done]] = V_new[done] + (c * (hi + lo) / 2.0)[done, None]
-        bounds[active[done]] = bound[done]
         active = active[~done]
         if active.size == 0:
             Q = _q(batch, out)
-            return _finish_solution(batch, out, Q, tol, "vi", k, bounds.max(), Q.argmax(axis=2))
+            return _finish_batch(batch, rd, out, Q, tol, "vi", k, Q.argmax(axis=2))
     raise RuntimeError(f"batched value iteration did not reach tol={tol:g} in {max_sweeps} sweeps")
 
 
@@ -175,7 +228,10 @@ def _backward(batch: MDPBatch, tol: float) -> Solution:
     for t in range(H - 1, -1, -1):
         Q[:, t] = _q(batch, V[:, t + 1])
         V[:, t] = Q[:, t].max(axis=2)
-    return _finish_solution(batch, V, Q, tol, "backward", H, 0.0, Q.argmax(axis=3), residual=0.0)
+    rd = _rounding_batch(batch)
+    rd_t = dataclasses.replace(rd, R_norm=np.asarray(rd.R_norm)[:, None])  # per model
+    bound = _backward_bound(rd_t, V)
+    return _solution(V, Q, tol, "backward", H, 0.0, bound, bound, Q.argmax(axis=3))
 
 
 def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,
@@ -189,7 +245,9 @@ def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,
     horizon). ``"auto"``: backward for a horizon, else policy iteration.
 
     Returns a :class:`Solution` whose arrays have a leading axis N; ``iterations``,
-    ``residual`` and ``error_bound`` are maxima over the batch.
+    ``residual`` and ``error_bound`` are maxima over the batch, and ``tol`` is the width of
+    the optimal sets, the largest over the batch (certificates as for :func:`solve`,
+    rounding included: :mod:`.solvers`).
 
     Example:
       >>> import numpy as np

@@ -36,7 +36,9 @@ positive d(s, ·), per state), and its basic solution is V^μ = (I − γ P_μ)�
 computes it from a copy of P without the coefficients below ``small_matrix_value``
 (1e-12 here), so V^μ is recomputed from the exact P by one linear solve and kept when its
 Bellman residual is no larger (:func:`_polish`). ``gap`` certifies the solver's own
-primal-dual pair; ``residual`` and ``error_bound`` certify the returned V.
+primal-dual pair; ``residual`` and ``error_bound`` certify the returned V (the bound
+includes the floating-point error of computing the residual: it is not 0 when the
+computed residual rounds to 0; see :mod:`.solvers`).
 
 γ = 1 (episodic, no horizon): after :func:`~mesabase.theory.episodic.check_episodic`
 the values of terminal states are fixed at 0 (the primal by variable bounds, the dual by
@@ -106,30 +108,28 @@ def _terminal(mdp: TabularMDP) -> np.ndarray:
     return np.zeros(mdp.n_states, dtype=bool)
 
 
-def _polish(mdp: TabularMDP, V: np.ndarray) -> tuple[np.ndarray, float]:
-    """Recompute the LP's basic solution from the exact P; return ``(V, error_bound)``.
+def _polish(mdp: TabularMDP, V: np.ndarray) -> np.ndarray:
+    """Recompute the LP's basic solution from the exact P; return the better V.
 
     The optimal basis is a policy μ, greedy with respect to the LP's V; its basic solution
     is V^μ = (I − γ P_μ)⁻¹ r_μ, which the solver computes from a P whose coefficients below
     ``small_matrix_value`` it has dropped. V^μ is recomputed by one linear solve
-    (:func:`~mesabase.theory.evaluation.evaluate`) and kept if its Bellman residual is no
-    larger than the LP's. Bound: ‖V − V*‖∞ ≤ ‖T V − V‖∞ / (1 − γ) for γ < 1; for γ = 1, 0.0
-    when V = V^μ for a proper μ (as for policy iteration), else inf (no bound is known).
+    (:func:`~mesabase.theory.evaluation.evaluate`) and kept if its computed Bellman
+    residual is no larger than the LP's. The certificate of the returned V is then
+    computed by :func:`~mesabase.theory.solvers._finish` (rounding included, see
+    :mod:`.solvers`): Δ/(1 − γρ̄) for γ < 1; for γ = 1 the shortest-path bound when every
+    non-terminal reward is negative, else inf.
     """
     mu = _one_hot(np.argmax(bellman_q(mdp, V), axis=1), mdp.n_actions)
     residual = _residual(mdp, V)
-    polished = False
     try:
         V_mu = evaluate(mdp, mu)
     except (IllPosedMDP, np.linalg.LinAlgError):  # μ improper (γ = 1) or singular
         V_mu = None
     if V_mu is not None and np.isfinite(V_mu).all():
-        r_mu = _residual(mdp, V_mu)
-        if r_mu <= residual:
-            V, residual, polished = V_mu, r_mu, True
-    if mdp.gamma < 1.0:
-        return V, residual / (1.0 - mdp.gamma)
-    return V, 0.0 if polished else float("inf")
+        if _residual(mdp, V_mu) <= residual:
+            V = V_mu
+    return V
 
 
 #: A duality gap above this (relative to 1 + |objective|) makes :func:`solve_lp` re-solve
@@ -161,7 +161,9 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
 
     Certificate: ``gap = |cᵀV − b_ubᵀ y|`` for HiGHS's own primal and dual solutions, with
     y = ``res.ineqlin.marginals`` ≤ 0 (−y is the occupancy measure of the dual LP with
-    ρ = c); ``error_bound = ‖T V − V‖∞ / (1 − γ)`` for γ < 1 (see :func:`_polish` for γ = 1).
+    ρ = c); ``error_bound`` = (‖T V − V‖∞ + rounding)/(1 − γρ̄) for γ < 1, a bound that
+    accounts for the floating-point error of the residual itself (:mod:`.solvers`; see
+    :func:`_polish` for γ = 1).
 
     Args:
       mdp: an infinite-horizon :class:`TabularMDP` (dense or sparse).
@@ -194,8 +196,8 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
             res, gap = res2, gap2
     V = np.array(res.x, dtype=np.float64)
     V[terminal] = 0.0
-    V, bound = _polish(mdp, V)
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, bound, gap=gap)
+    V = _polish(mdp, V)
+    return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, gap=gap)
 
 
 def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
@@ -217,19 +219,23 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     M.eliminate_zeros()
     r = mdp.R[keep].reshape(-1)
     highs = cp.HIGHS in cp.installed_solvers()
-    best = None
+    best, failure = None, ""
     for extra in ({}, {"simplex_scale_strategy": 0}) if highs else ({},):
         # a fresh problem each time: cvxpy would hand HiGHS the last solution as a warm start
         d = cp.Variable(rows.size, nonneg=True)
         flow = M @ d == rho[keep]
         prob = cp.Problem(cp.Maximize(r @ d), [flow])
-        if highs:
-            prob.solve(solver=cp.HIGHS, presolve="off", **HIGHS_OPTIONS, **extra)
-        else:  # pragma: no cover - depends on the installed solvers
-            prob.solve(solver=cp.CLARABEL, **_CLARABEL_OPTS)
+        try:
+            if highs:
+                prob.solve(solver=cp.HIGHS, presolve="off", **HIGHS_OPTIONS, **extra)
+            else:  # pragma: no cover - depends on the installed solvers
+                prob.solve(solver=cp.CLARABEL, **_CLARABEL_OPTS)
+        except cp.error.SolverError as e:  # e.g. HiGHS on badly scaled data: try unscaled
+            failure = f"{e}"
+            continue
         if prob.status != cp.OPTIMAL:
-            raise RuntimeError(f"cvxpy ({prob.solver_stats.solver_name}) failed on the "
-                               f"occupancy LP of {mdp!r}: status {prob.status!r}")
+            failure = f"status {prob.status!r}"
+            continue
         # For a maximisation, cvxpy's multiplier of an equality is ∂(optimal value)/∂ρ = V*.
         v = np.asarray(flow.dual_value, dtype=np.float64)
         gap = abs(float(prob.value) - float(rho[keep] @ v))
@@ -239,6 +245,9 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
                     int(its) if its else 1)
         if gap <= GAP_RETRY * (1.0 + abs(float(prob.value))):
             break  # else re-solve once unscaled (see solve_lp)
+    if best is None:
+        raise RuntimeError(f"cvxpy ({'HiGHS' if highs else 'Clarabel'}) failed on the "
+                           f"occupancy LP of {mdp!r}: {failure}")
     _, V[keep], dv, objective, its = best
     d_full[keep] = np.maximum(dv, 0.0).reshape(-1, A)
     return d_full, V, objective, its
@@ -291,7 +300,8 @@ def solve_cvxpy(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     (:func:`~mesabase.theory.episodic.check_episodic` first) and V = 0 on terminal ones.
 
     Certificate: ``gap = |Σ d R − ρᵀ V|`` for the solver's own d and V (before polishing);
-    ``error_bound = ‖T V − V‖∞ / (1 − γ)`` for γ < 1 (see :func:`_polish` for γ = 1).
+    ``error_bound`` = (‖T V − V‖∞ + rounding)/(1 − γρ̄) for γ < 1 (:mod:`.solvers`; see
+    :func:`_polish` for γ = 1).
 
     Raises:
       ValueError: for a finite-horizon MDP.
@@ -304,5 +314,5 @@ def solve_cvxpy(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     rho = _check_rho(mdp, None)
     _, V, objective, its = _dual_lp(mdp, rho)
     gap = abs(objective - float(rho @ V))
-    V, bound = _polish(mdp, V)
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "cvxpy", its, bound, gap=gap)
+    V = _polish(mdp, V)
+    return _finish(mdp, V, bellman_q(mdp, V), tol, "cvxpy", its, gap=gap)

@@ -10,7 +10,8 @@ does the rest of the work on P_π (Puterman & Shin 1978; Puterman 1994, §6.5):
         full pass:      Q_k = R + γ P V_k,  d = max_a Q_k − V_k
         stop when       span(d) / (2(1 − γ)) ≤ tol
         π_{k+1}(s) ∈ argmax_a Q_k(s, a), keeping π_k(s) unless another action is better by
-                        more than TIE_RTOL·(1 + |Q|) (no cycling on floating-point ties)
+                        more than 2·E_Q, the rounding bound of Q̂ (no cycling on
+                        floating-point ties; see :mod:`.solvers`)
 
 **The stopping rule bounds the error in V*.** For any V, with d = T V − V,
 
@@ -18,9 +19,12 @@ does the rest of the work on P_π (Puterman & Shin 1978; Puterman 1994, §6.5):
 
 (T is monotone and T(V + c) = T V + γc, so T V ≥ V + m implies V* = lim Tⁿ V ≥
 V + m/(1 − γ); the same for the upper side). The returned V = V_k + (max d + min d)/(2(1 − γ))
-is within span(d)/(2(1 − γ)) of V* — ``error_bound``. Because P has rows on the simplex,
-P (V + c) = P V + c, so the returned Q = Q_k + γ (max d + min d)/(2(1 − γ)) is exactly
-R + γ P V of the returned V: the final full pass is also the certificate, no extra pass.
+is within span(d)/(2(1 − γ)) of V* in exact arithmetic. Because P has rows on the simplex,
+P (V + c) = P V + c, so the returned Q = Q_k + γ (max d + min d)/(2(1 − γ)) is
+R + γ P V of the returned V up to rounding, which is bounded (or Q recomputed) by
+:func:`~mesabase.theory.solvers._midpoint`: the final full pass is also the certificate
+(``error_bound`` adds the floating-point term of :mod:`.solvers`). The pass loop also
+stops when span(d) is down to the rounding floor and no longer shrinks.
 
 **Partial evaluation.** W_{j+1} = r_π + γ P_π W_j is value iteration on a one-action
 problem, so the same bound applies with e = W_{j+1} − W_j: ‖W_{j+1} + γ(max e + min e)/(2(1 − γ))
@@ -62,9 +66,16 @@ def _scratch(S: int) -> np.ndarray:
 
 
 def _evaluate_partial(P_pi, r_pi, W, g, eps, budget):
-    """Span-stopped W ← r_π + γ P_π W (at most ``budget`` sweeps); returns (W, sweeps)."""
+    """Span-stopped W ← r_π + γ P_π W (at most ``budget`` sweeps); returns (W, sweeps).
+
+    The returned W is the midpoint W + γ(max e + min e)/(2(1 − γ)) of the bounds on V^π
+    also when the budget runs out (the span of e often stalls at its rounding floor
+    before ``eps``): the level of V^π is then right, and the full pass that follows
+    needs only a small shift — whose rounding the certificate can bound without another
+    pass over P (:func:`~mesabase.theory.solvers._midpoint`)."""
     c = g / (1.0 - g)
     buf = np.empty_like(W)
+    lo = hi = 0.0
     for j in range(1, budget + 1):
         np.dot(P_pi, W, out=buf)
         buf *= g
@@ -74,23 +85,38 @@ def _evaluate_partial(P_pi, r_pi, W, g, eps, budget):
         lo, hi = buf.min(), buf.max()
         if c * (hi - lo) / 2.0 <= eps:
             return W + c * (hi + lo) / 2.0, j
-    return W, budget
+    return W + c * (hi + lo) / 2.0, budget
 
 
 def modified_policy_iteration(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
-                              eval_budget: int = 100, tie_rtol: float = 1e-12):
+                              eval_budget: int = 100, tie_rtol: float = 0.0):
     """Modified policy iteration for a dense, discounted (γ < 1) ``mdp`` (module docstring).
 
-    Returns ``(V, Q, actions, passes, bound, converged)``: ``V`` within ``bound ≤ tol`` of
-    V* when ``converged``; ``Q = R + γ P V`` exactly (up to rounding) of that ``V``;
-    ``actions`` the current greedy policy; ``passes`` the number of full Bellman passes
-    over P. When not ``converged`` (``max_passes`` reached), ``V`` is the last iterate.
+    Returns ``(V, Q, actions, passes, bound, converged)``: ``bound`` = span(d)/(2(1 − γ))
+    of the last full pass, the algorithmic part of the error (the certificate of
+    :func:`~mesabase.theory.solve` adds the rounding term); ``Q = R + γ P V`` of the
+    returned ``V`` up to rounding; ``actions`` the current greedy policy; ``passes`` the
+    number of full Bellman passes over P. When not ``converged`` (``max_passes``
+    reached), ``V`` is the last iterate. ``tie_rtol``: an extra relative tie margin
+    (default 0: only differences within 2·E_Q, the rounding bound of Q̂, are ties).
     """
+    return _mpi(mdp, tol, max_passes=max_passes, eval_budget=eval_budget,
+                tie_rtol=tie_rtol)[:6]
+
+
+def _mpi(mdp: TabularMDP, tol: float, *, max_passes: int = 50, eval_budget: int = 100,
+         tie_rtol: float = 0.0, rd=None):
+    """:func:`modified_policy_iteration` returning also ``qerr``, a bound on
+    |Q − (R + γ P V)| entrywise (None when not converged)."""
+    from .solvers import _U, _midpoint, _norm, _rounding
+
     g = mdp.gamma
     if not 0.0 < g < 1.0:
         raise ValueError(f"modified policy iteration needs 0 < gamma < 1; got {g}")
     if mdp.is_sparse:
         raise ValueError("modified policy iteration here is for dense P; use value iteration")
+    rd = _rounding(mdp) if rd is None else rd
+    fa, fb = rd.floor()
     Pm, R = mdp.P_matrix, mdp.R
     S, A = R.shape
     rows = np.arange(S)
@@ -104,6 +130,11 @@ def modified_policy_iteration(mdp: TabularMDP, tol: float, *, max_passes: int = 
     r_pi = None
     Qbuf = np.empty(S * A)
     Q = Qbuf.reshape(S, A)
+    prev = np.inf
+
+    def recompute(W):
+        return R + g * (Pm @ W).reshape(S, A)
+
     for k in range(1, max_passes + 1):
         if changed:
             np.take(Pm, rows * A + actions, axis=0, out=P_pi, mode="clip")
@@ -114,18 +145,26 @@ def modified_policy_iteration(mdp: TabularMDP, tol: float, *, max_passes: int = 
         Q += R
         TV = Q.max(axis=1)
         d = TV - V
-        lo, hi = d.min(), d.max()
-        bound = (hi - lo) / (2.0 * one_minus)
-        if bound <= tol:
-            shift = (hi + lo) / (2.0 * one_minus)
-            return V + shift, Q + g * shift, actions, k, float(bound), True
+        lo, hi = float(d.min()), float(d.max())
+        span = hi - lo
+        bound = span / (2.0 * one_minus)
+        vnorm = float(_norm(V))
+        floor = 2.0 * (fa + fb * vnorm) + 4.0 * _U * max(abs(hi), abs(lo))
+        if bound <= tol or (span <= floor and span >= prev):
+            qerr = float(rd.q_error(vnorm))
+            V, Q, qerr = _midpoint(rd, V, Q, lo, hi, qerr, recompute)
+            if qerr is None:
+                qerr = float(rd.q_error(_norm(V)))
+            return V, Q, actions, k, float(bound), True, qerr
+        prev = span
         best = np.argmax(Q, axis=1)
         current = Q[rows, actions]
-        improve = Q[rows, best] > current + tie_rtol * (1.0 + np.abs(current))
+        theta = 2.0 * float(rd.q_error(vnorm))
+        improve = Q[rows, best] > current + theta + tie_rtol * (1.0 + np.abs(current))
         changed = bool(improve.any())
         if changed:
             actions = np.where(improve, best, actions)
             TV = Q[rows, actions]
         else:
             TV = current.copy()
-    return V, Q.copy(), actions, max_passes, float(bound), False
+    return V, Q.copy(), actions, max_passes, float(bound), False, None

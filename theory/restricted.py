@@ -43,8 +43,8 @@ from .batch import MDPBatch, solve_batch
 from .episodic import _is_episodic
 from .evaluation import _reward, bellman_q
 from .mdp import InvalidMDP, TabularMDP
-from .solution import Solution, optimal_set
-from .solvers import solve
+from .solution import Solution
+from .solvers import _backward_bound, _covering_set, _rounding, _solution, solve
 
 __all__ = ["check_allowed", "copy_mdp", "solve_restricted", "restricted_optima", "reachable",
            "argmax_set_allowed"]
@@ -118,9 +118,10 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
 
     Returns:
       A :class:`Solution` of the restricted problem: ``Q`` is −inf at disallowed pairs,
-      ``optimal ⊆ allowed``, ``policy`` uniform over ``optimal``. Infinite horizon: policy
-      iteration on :func:`copy_mdp` (method ``"restricted:pi"``); finite: masked backward
-      induction (``"restricted:backward"``).
+      ``optimal ⊆ allowed``, ``policy`` uniform over ``optimal``; certificate and the
+      set's width ``tol`` as for :func:`~mesabase.theory.solve` (rounding included).
+      Infinite horizon: policy iteration on :func:`copy_mdp` (method ``"restricted:pi"``);
+      finite: masked backward induction (``"restricted:backward"``).
 
     Example:
       >>> import numpy as np
@@ -141,21 +142,18 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
     if mdp.horizon is not None:
         V, Q = _masked_backward(mdp, m[None], r, per_step)
         V, Q = V[0], Q[0]
-        optimal, policy = optimal_set(Q, tol)
-        actions = np.argmax(Q, axis=-1)
-        for a in (V, Q, optimal, policy, actions):
-            a.setflags(write=False)
-        return Solution(V=V, Q=Q, optimal=optimal, policy=policy, actions=actions,
-                        method="restricted:backward", iterations=mdp.horizon, residual=0.0,
-                        error_bound=0.0, tol=float(tol))
+        bound = _backward_bound(_rounding(mdp, r), V)  # rounding only (solvers, item 5)
+        return _solution(V, Q, tol, "restricted:backward", mdp.horizon, 0.0, bound, bound,
+                         np.argmax(Q, axis=-1))
     sol = solve(copy_mdp(mdp, m, r), method="pi", tol=tol)
     Q = np.where(m, bellman_q(mdp, sol.V, r), -np.inf)
-    optimal, policy = optimal_set(Q, tol)
     actions = _copy_index(m)[np.arange(S), sol.actions]
+    # sol.tol is the certified width for the copy MDP's Q, whose allowed entries are these
+    optimal, policy, width = _covering_set(Q, sol.tol, actions)
     for a in (Q, optimal, policy, actions):
         a.setflags(write=False)
     return dataclasses.replace(sol, Q=Q, optimal=optimal, policy=policy, actions=actions,
-                               method="restricted:pi")
+                               method="restricted:pi", tol=width)
 
 
 def restricted_optima(mdp: TabularMDP, allowed, reward=None, *, per_step: bool = False):

@@ -26,19 +26,35 @@ class Solution:
     ``actions``   int (S,)                int (H, S)
     ============  ======================  =============================================
 
-    ``optimal[s, a]`` is True for every action within ``tol`` of ``max_a Q[s, a]``:
-    argmax is a set, and ties matter for attribution. ``policy`` is uniform over that
-    set; ``actions`` is one deterministic optimal policy (the solver's own, so policy
-    iteration's tie rule, keep the current action, is visible there).
+    ``optimal[s, a]`` is True for every action within ``tol`` of ``max_a Q[s, a]``
+    (``optimal == optimal_set(Q, tol)[0]``): argmax is a set, and ties matter for
+    attribution. ``policy`` is uniform over that set; ``actions`` is one deterministic
+    policy in the set (the solver's own, so policy iteration's tie rule, keep the current
+    action, is visible there).
 
-    Certificate: ``residual = ‖T V − V‖∞``, the Bellman residual of the returned V
-    (for a finite horizon, max over t of ‖T V_{t+1} − V_t‖∞); ``error_bound`` is a
-    guaranteed bound on ‖V − V*‖∞ given by the method's stopping rule (0.0 where V
-    comes from a direct solve or exact arithmetic: only floating-point error remains;
-    ``residual/(1 − γ)`` for the LP methods, ``inf`` if their γ = 1 policy is improper);
-    ``gap`` is the LP duality gap (``None`` for non-LP methods). For ``"exact"`` the
-    arrays hold :class:`fractions.Fraction` (dtype object), ``residual`` and
-    ``error_bound`` are exactly 0 and ``optimal`` uses exact equality.
+    Certificate (floating point included; the maths is in :mod:`.solvers`):
+    ``residual = ‖T V − V‖∞`` as computed in floating point, the Bellman residual of the
+    returned V (for a finite horizon, max over t of ‖T V_{t+1} − V_t‖∞, which is 0);
+    ``error_bound`` is a guaranteed upper bound on ‖V − V*‖∞ for the MDP as stored:
+
+    * γ < 1 (every float method): (residual·(1 + 2u) + E_Q)/(1 − γρ̄), with E_Q =
+      u‖R‖∞ + γρ̄‖V‖∞(γ_n + 3u(1 + γ_n)) the rounding bound of Q = R + γ P V in float64
+      (u = 2⁻⁵³, n terms per row of P, ρ̄ ≥ the largest row sum of P). It is not 0 when
+      the computed residual rounds to 0, and it is about (n + 3)u‖V‖∞/(1 − γ) at best:
+      ~1e-11 on small problems with |V| ~ 100 and γ = 0.99, ~1e-3 on a chain with
+      γ = 1 − 10⁻⁶ and |V| ~ 10⁶ (which is what float64 can certify there).
+    * γ = 1 (episodic): Δ · max(−V)/(c − Δ) when every non-terminal reward is ≤ −c < 0
+      (Δ the residual plus rounding), else ``inf``.
+    * finite horizon: the rounding accumulated by backward induction.
+    * ``"exact"``: 0 (rational arithmetic, verified exactly).
+
+    ``tol`` is the width of the optimal set: the requested tol plus 2ε, where
+    ε = E_Q + γρ̄·error_bound ≥ ‖Q − Q*‖∞ (plus 2u‖Q‖∞ for the comparison itself), so an
+    action outside ``optimal`` is provably suboptimal; if ``error_bound`` is infinite the
+    set only means "within tol (plus rounding) of the computed max". ``gap`` is the LP
+    duality gap (``None`` for non-LP methods). For ``"exact"`` the arrays hold
+    :class:`fractions.Fraction` (dtype object), ``residual``, ``error_bound`` and ``tol``
+    are exactly 0 and ``optimal`` uses exact equality.
 
     ``bounded`` is False when the objective's supremum is +∞ (the ``"log"`` history
     objective with a negative reward sum; an (N,) bool array when batched): ``policy`` is
