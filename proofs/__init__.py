@@ -9,14 +9,14 @@ from types import MappingProxyType
 
 from .base import Proof, Step
 from .claims import REGISTRY, Claim, Finding, check, run_registry
-from .dichotomy import dichotomy
-from .lp_duality import lp_duality
+from .dichotomy_proof import dichotomy
+from .lp_duality_proof import lp_duality
 from .pg_rate import pg_bandit_rate
 from .policy_gradient import policy_gradient_theorem
-from .reinforce_unbiased import reinforce_unbiased
-from .softmax_score import softmax_score
-from .surrogate_optimum import surrogate_optimum
-from .telescoping import telescoping
+from .reinforce_unbiased_proof import reinforce_unbiased
+from .softmax_score_proof import softmax_score
+from .surrogate_optimum_proof import surrogate_optimum
+from .telescoping_proof import telescoping
 
 #: Proof name (as the CLI takes it) -> the function that establishes it, in the issue's order.
 PROOFS = MappingProxyType({

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from mesabase.proofs import commands
 from mesabase.proofs.claims import REGISTRY, Claim, Finding, check, run_registry
 from mesabase.sims.cli import app as cli
 
@@ -74,5 +75,5 @@ def test_cli_claims_nonzero_on_disagreement(monkeypatch):
                   name="wrong")
     monkeypatch.setattr("mesabase.proofs.claims.REGISTRY", (wrong,))
     buf = io.StringIO()
-    assert cli.claims(max_examples=5, out=buf) == 1
+    assert commands.claims(max_examples=5, out=buf) == 1
     assert "1 DISAGREE: wrong" in buf.getvalue()

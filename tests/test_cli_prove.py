@@ -4,20 +4,20 @@ import io
 
 import pytest
 
-from mesabase.proofs import PROOFS
+from mesabase.proofs import PROOFS, commands
 from mesabase.sims.cli import app as cli
 
 
 def test_prove_one_as_markdown():
     buf = io.StringIO()
-    assert cli.prove("telescoping", "md", out=buf) == 0
+    assert commands.prove("telescoping", "md", out=buf) == 0
     text = buf.getvalue()
     assert text.startswith("### ") and "**Holds:** yes" in text
 
 
 def test_prove_all_to_files_as_latex(tmp_path):
     buf = io.StringIO()
-    assert cli.prove(None, "latex", tmp_path, out=buf) == 0
+    assert commands.prove(None, "latex", tmp_path, out=buf) == 0
     for name in PROOFS:
         tex = (tmp_path / f"{name}.tex").read_text(encoding="utf-8")
         assert "\\begin{proposition}" in tex and "\\end{proof}" in tex

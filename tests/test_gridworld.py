@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesabase.sims.agents.policies import LinearSoftmax
-from mesabase.sims.envs.grid_features import FEATURE_NAMES, distance_map, grid_features
+from mesabase.sims.envs.features import FEATURE_NAMES, distance_map, grid_features
 from mesabase.sims.envs.gridmap import MapError, parse_map
 from mesabase.sims.envs.gridworld import (
     MAX_ITEMS,

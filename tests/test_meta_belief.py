@@ -17,7 +17,7 @@ from mesabase.sims.meta.belief import (
     train_belief_policy,
 )
 from mesabase.sims.meta.maml import meta_train
-from mesabase.sims.meta.rollout import Agent, rollout
+from mesabase.sims.meta.rollouts import Agent, rollout
 from mesabase.sims.meta.tasks import BetaTasks, DependentTasks
 
 FAMILIES = [BetaTasks(2), DependentTasks(), BetaTasks(3, prior=[[1, 2], [2, 1], [1.5, 1]])]

@@ -18,7 +18,7 @@ from mesabase.sims.meta.maml import (
     score_gradient,
 )
 from mesabase.sims.meta.memoryless import MemorylessReinforce
-from mesabase.sims.meta.rollout import Agent, rollout
+from mesabase.sims.meta.rollouts import Agent, rollout
 from mesabase.sims.meta.tasks import BetaTasks, DependentTasks
 
 SIG1 = 1.0 / (1.0 + math.exp(-1.0))      # σ(1) = softmax((0.5, −0.5))₀

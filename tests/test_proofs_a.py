@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from matplotlib import mathtext
 
-from mesabase.proofs.reinforce_unbiased import reinforce_unbiased
-from mesabase.proofs.softmax_score import softmax_score
-from mesabase.proofs.surrogate_optimum import surrogate_optimum
-from mesabase.proofs.telescoping import telescoping
+from mesabase.proofs.reinforce_unbiased_proof import reinforce_unbiased
+from mesabase.proofs.softmax_score_proof import softmax_score
+from mesabase.proofs.surrogate_optimum_proof import surrogate_optimum
+from mesabase.proofs.telescoping_proof import telescoping
 from mesabase.sims.agents.policies import TabularSoftmax
 from mesabase.sims.agents.reinforce import Reinforce, Transition
 from mesabase.theory.attribution import decompose

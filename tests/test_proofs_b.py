@@ -10,8 +10,8 @@ import sympy as sp
 matplotlib.use("Agg")
 from matplotlib import mathtext  # noqa: E402
 
-from mesabase.proofs.dichotomy import dichotomy  # noqa: E402
-from mesabase.proofs.lp_duality import example_mdp, lp_duality  # noqa: E402
+from mesabase.proofs.dichotomy_proof import dichotomy  # noqa: E402
+from mesabase.proofs.lp_duality_proof import example_mdp, lp_duality  # noqa: E402
 from mesabase.proofs.pg_rate import pg_bandit_rate  # noqa: E402
 from mesabase.proofs.policy_gradient import EXAMPLE, policy_gradient_theorem  # noqa: E402
 from mesabase.sims.agents.full import FullOptimizer

@@ -216,7 +216,7 @@ def _append_record(store: Store, key: str, data: bytes, name: str | None = None,
     file gets the key's own name unless ``name`` is given (then nothing is written)."""
     sha = hashlib.sha256(data).hexdigest()
     if name is None:
-        name = store_module._cell_name(key, sha)
+        name = store_module.cell_name(key, sha)
         (store.path / name).write_bytes(data)
     rec = {"op": "put", "key": key, "file": name, "sha256": sha, "bytes": len(data),
            "rows": 50, "meta": {}, "time": "t", **changes}
@@ -225,7 +225,7 @@ def _append_record(store: Store, key: str, data: bytes, name: str | None = None,
 
 
 def _parquet(key: str, frame: pd.DataFrame) -> bytes:
-    return store_module._to_parquet(frame, key)
+    return store_module.to_parquet(frame, key)
 
 
 def test_records_that_do_not_match_their_file(tmp_path):
@@ -322,14 +322,20 @@ def test_leftover_temp_files_are_ignored_and_cleaned_by_the_next_writer(tmp_path
 # ---- concurrency -------------------------------------------------------------------------------
 
 def _child(body: str, store: str = "sys.argv[1]") -> str:
-    """A child script that loads only store.py (by path: no mesabase/pytest imports, so it
-    starts fast) and the exact source of :func:`_cell_frame`; ``store``: the store's path."""
+    """A child script that loads only store.py and store_files.py (by path, as modules of a
+    stand-in package: no mesabase/pytest imports, so it starts fast) and the exact source of
+    :func:`_cell_frame`; ``store``: the store's path."""
     return "\n".join([
-        "import importlib.util, os, signal, sys",
+        "import importlib.util, os, signal, sys, types",
         "import numpy as np",
         "import pandas as pd",
-        f"spec = importlib.util.spec_from_file_location('store', {store_module.__file__!r})",
+        "pkg = types.ModuleType('_store_pkg')",
+        f"pkg.__path__ = [{os.path.dirname(store_module.__file__)!r}]",
+        "sys.modules['_store_pkg'] = pkg",
+        f"spec = importlib.util.spec_from_file_location('_store_pkg.store', "
+        f"{store_module.__file__!r})",
         "S = importlib.util.module_from_spec(spec)",
+        "sys.modules['_store_pkg.store'] = S",
         "spec.loader.exec_module(S)",
         f"store = S.Store({store})",
         inspect.getsource(_cell_frame), textwrap.dedent(body)])
@@ -418,7 +424,7 @@ _CRASH_AT = _child("""
     for i in range(5):
         store.write(f"cell-{i:05d}", _cell_frame(i), {})
     die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
-    write_all = S._write_all
+    write_all = S.write_all
     def half(fd, data):
         if data.startswith(sys.argv[2].encode()):  # PAR1: the cell's bytes; {": the record
             write_all(fd, data[: len(data) // 2])
@@ -429,7 +435,7 @@ _CRASH_AT = _child("""
     elif sys.argv[2] == "append":
         S.Store._append = die
     else:
-        S._write_all = half
+        S.write_all = half
     store.write("cell-00005", _cell_frame(5), {})
 """)
 

@@ -74,7 +74,7 @@ def _assert_inside(seen, root: Path):
     own (used relative to a descriptor of the store directory)."""
     root = os.path.abspath(root)
     for event, p in seen:
-        if "/" not in p and store_module._own(p):
+        if "/" not in p and store_module.is_own_name(p):
             continue
         if p.endswith((".py", ".pyc", ".so")) or p.startswith(_LIBRARIES):
             continue  # an import (pyarrow loads some of its modules on first use)
@@ -348,7 +348,7 @@ def test_swapped_records_are_corrupt_by_key_and_recomputed(tmp_path):
 def test_another_cells_file_copied_under_this_keys_name_is_corrupt(tmp_path):
     store = _two(tmp_path / "s")
     data = (store.path / _record(store, "b")["file"]).read_bytes()
-    name = store_module._cell_name("a", hashlib.sha256(data).hexdigest())
+    name = store_module.cell_name("a", hashlib.sha256(data).hexdigest())
     (store.path / name).write_bytes(data)  # the name is right for "a"; the bytes are b's
     _append(store, _put("a", name, data))
     with pytest.raises(CorruptCell) as err:
@@ -364,7 +364,7 @@ def test_a_file_without_a_key_inside_is_corrupt(tmp_path):
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(_frame(0)), sink)
     data = sink.getvalue().to_pybytes()
-    name = store_module._cell_name("a", hashlib.sha256(data).hexdigest())
+    name = store_module.cell_name("a", hashlib.sha256(data).hexdigest())
     (store.path / name).write_bytes(data)
     _append(store, _put("a", name, data))
     assert store.verify() == {"a": "the file carries no key (written by an older mesabase, "
@@ -427,7 +427,7 @@ def test_a_full_disk_is_one_line_naming_the_store_and_leaves_nothing(tmp_path, m
     def full(fd, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(store_module, "_write_all", full)
+    monkeypatch.setattr(store_module, "write_all", full)
     with pytest.raises(StoreError) as err:
         store.write("c", _frame(2), {})
     assert err.value.errno == errno.ENOSPC

@@ -323,7 +323,7 @@ def test_a_store_path_that_is_a_file_or_below_one_is_one_line(tmp_path, capsys):
 def test_a_full_disk_is_one_line_and_the_rerun_resumes(reference, tmp_path, capsys,
                                                        monkeypatch):
     spec, out = _spec(tmp_path), tmp_path / "store"
-    real, calls = store_module._write_all, []
+    real, calls = store_module.write_all, []
 
     def fills_up(fd, data):  # the second cell's file finds the disk full
         calls.append(len(data))
@@ -331,14 +331,14 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(reference, tmp_path, caps
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, data)
 
-    monkeypatch.setattr(store_module, "_write_all", fills_up)
+    monkeypatch.setattr(store_module, "write_all", fills_up)
     assert _main("sweep", str(spec), "--executor", "serial", "--out", str(out)) == 1
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"mesabase: error: {out}: cannot write cell ")
     assert line.endswith("No space left on device (the cells finished so far are kept)")
     assert len(Store(out).keys()) == 1
     assert not any(p.name.startswith(store_module.TEMP_PREFIX) for p in out.iterdir())
-    monkeypatch.setattr(store_module, "_write_all", real)
+    monkeypatch.setattr(store_module, "write_all", real)
     assert _main("sweep", str(spec), "--executor", "serial", "--out", str(out)) == 0
     assert "1 already in" in capsys.readouterr().out
     assert_frame_equal(sw.order_columns(Store(out).table()), reference, check_exact=True)

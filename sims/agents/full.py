@@ -48,7 +48,9 @@ class FullState(NamedTuple):
     engine: IncrementalCE | None = None  # "ce", γ < 1, no horizon: updated in place
 
 
-def _break_ties(optimal: np.ndarray, tie: str) -> np.ndarray:
+def break_ties(optimal: np.ndarray, tie: str) -> np.ndarray:
+    """π* with ties broken, from a boolean argmax set ``optimal`` (..., A): ``"uniform"``
+    spreads mass evenly over the optimal actions, ``"first"`` puts it all on the first one."""
     if tie == "uniform":
         return optimal / optimal.sum(axis=-1, keepdims=True)
     first = np.argmax(optimal, axis=-1)
@@ -115,7 +117,7 @@ class FullOptimizer:
                                    reward_prior=self.reward_prior, unvisited=self.unvisited,
                                    tol=self.tol)
         return FullState(np.zeros((N, S, A, S)), np.zeros((N, S, A)), np.zeros(shape, int),
-                         optimal, _break_ties(optimal, self.tie), np.zeros(N, int), hist,
+                         optimal, break_ties(optimal, self.tie), np.zeros(N, int), hist,
                          engine)
 
     def _incremental(self) -> bool:
@@ -143,7 +145,7 @@ class FullOptimizer:
             optimal = np.array(eng.optimal)
             k = np.where(step.done, 0, state.k + 1)
             return state._replace(actions=np.array(eng.actions), optimal=optimal,
-                                  target=_break_ties(optimal, self.tie), k=k,
+                                  target=break_ties(optimal, self.tie), k=k,
                                   counts=eng.counts, rsum=eng.reward_sums)
         N = state.counts.shape[0]
         n = np.arange(N)
@@ -162,7 +164,7 @@ class FullOptimizer:
     def _target(self, optimal, rsum):
         if self.objective == "log":
             return log_optimal(rsum)[0]
-        return _break_ties(optimal, self.tie)
+        return break_ties(optimal, self.tie)
 
     def solve(self, counts, rsum, actions0, history=None):
         """(actions, optimal) of π*_t from the sufficient statistics (warm-started)."""

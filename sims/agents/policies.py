@@ -134,14 +134,14 @@ def _init(n_seeds, tail: tuple[int, ...], init_logits, what: str) -> np.ndarray:
 # and dot products are accumulated over k one feature at a time (a fixed order, no BLAS),
 # so a seed's numbers do not depend on how many seeds share the batch.
 
-def _tab_rows(theta: np.ndarray, n: np.ndarray, s: np.ndarray):
+def tab_rows(theta: np.ndarray, n: np.ndarray, s: np.ndarray):
     """(flat row index n·S + s_n, logits θ[n, s_n] of shape (N, A))."""
     N, S, A = theta.shape
     idx = n * S + s if S > 1 else n
     return idx, np.take(theta.reshape(N * S, A), idx, axis=0)
 
 
-def _score_rows(logits: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray:
+def score_rows(logits: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray:
     """e_{a_n} − π(·|s_n), shape (N, A), from row logits."""
     p = softmax(logits)
     np.negative(p, out=p)
@@ -149,14 +149,14 @@ def _score_rows(logits: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray:
     return p
 
 
-def _natural_rows(logits: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray:
+def natural_rows(logits: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray:
     """e_{a_n} / π(a_n|s_n), shape (N, A) (1/π as exp(−log π), accurate for tiny π)."""
     row = np.zeros_like(logits)
     row[n, a] = np.exp(-log_softmax(logits)[n, a])
     return row
 
 
-def _lin_rows(phi_t: np.ndarray, theta: np.ndarray, s: np.ndarray):
+def lin_rows(phi_t: np.ndarray, theta: np.ndarray, s: np.ndarray):
     """(φᵀ rows (d, N, A) at s_n, logits φ(s_n, ·)·θ[n] of shape (N, A))."""
     rows = phi_t[:, s]
     return rows, _lin_dot_rows(rows, theta)
@@ -171,7 +171,7 @@ def _lin_dot_rows(rows: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lin_score(rows: np.ndarray, logits: np.ndarray, n: np.ndarray, a: np.ndarray):
+def lin_score(rows: np.ndarray, logits: np.ndarray, n: np.ndarray, a: np.ndarray):
     """φ(s_n, a_n) − Σ_b π(b|s_n) φ(s_n, b), shape (N, d), from φᵀ rows (d, N, A)."""
     d, N, A = rows.shape
     p = softmax(logits)
@@ -179,7 +179,7 @@ def _lin_score(rows: np.ndarray, logits: np.ndarray, n: np.ndarray, a: np.ndarra
     return (rows[:, n, a] - mean).T
 
 
-def _lin_logits(phi_t: np.ndarray, theta: np.ndarray) -> np.ndarray:
+def lin_logits(phi_t: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """ℓ[n, s, a] = Σ_k φᵀ[k, s, a] θ[n, k], shape (N, S, A)."""
     out = phi_t[0][None] * theta[:, 0, None, None]
     tmp = np.empty_like(out)
@@ -251,14 +251,14 @@ class TabularSoftmax(_SoftmaxFamily):
     def log_prob(self, theta, s, a) -> np.ndarray:
         """log π_θ[n](a_n|s_n) per seed, shape (N,); s, a of shape (N,) or scalars."""
         theta, n, s, a = self._args(theta, s, a)
-        return log_softmax(_tab_rows(theta, n, s)[1])[n, a]
+        return log_softmax(tab_rows(theta, n, s)[1])[n, a]
 
     def grad_log_prob(self, theta, s, a) -> np.ndarray:
         """∇_θ log π_θ(a|s) per seed, shape (N, S, A): e_{s,a} − π_θ(·|s) on row s."""
         theta, n, s, a = self._args(theta, s, a)
-        idx, logits = _tab_rows(theta, n, s)
+        idx, logits = tab_rows(theta, n, s)
         out = np.zeros_like(theta)
-        out.reshape(-1, self.n_actions)[idx] = _score_rows(logits, n, a)
+        out.reshape(-1, self.n_actions)[idx] = score_rows(logits, n, a)
         return out
 
     def natural_grad_log_prob(self, theta, s, a) -> np.ndarray:
@@ -272,9 +272,9 @@ class TabularSoftmax(_SoftmaxFamily):
         of the softmax class (Kakade 2002; Agarwal et al. 2021, NPG for softmax).
         """
         theta, n, s, a = self._args(theta, s, a)
-        idx, logits = _tab_rows(theta, n, s)
+        idx, logits = tab_rows(theta, n, s)
         out = np.zeros_like(theta)
-        out.reshape(-1, self.n_actions)[idx] = _natural_rows(logits, n, a)
+        out.reshape(-1, self.n_actions)[idx] = natural_rows(logits, n, a)
         return out
 
     def policy_gradient(self, theta, w, rho=None) -> np.ndarray:
@@ -362,7 +362,7 @@ class LinearSoftmax(_SoftmaxFamily):
         Accumulated over k = 0, 1, … in order (no BLAS), so a seed's logits do not depend
         on N.
         """
-        return _lin_logits(self.phi_t, self.check(theta))
+        return lin_logits(self.phi_t, self.check(theta))
 
     def log_probs(self, theta) -> np.ndarray:
         """log π_θ(a|s) for every (s, a), shape (N, S, A)."""
@@ -375,13 +375,13 @@ class LinearSoftmax(_SoftmaxFamily):
     def log_prob(self, theta, s, a) -> np.ndarray:
         """log π_θ[n](a_n|s_n) per seed, shape (N,)."""
         theta, n, s, a = self._args(theta, s, a)
-        return log_softmax(_lin_rows(self.phi_t, theta, s)[1])[n, a]
+        return log_softmax(lin_rows(self.phi_t, theta, s)[1])[n, a]
 
     def grad_log_prob(self, theta, s, a) -> np.ndarray:
         """∇_θ log π_θ(a|s) per seed, shape (N, d): φ(s, a) − Σ_b π_θ(b|s) φ(s, b)."""
         theta, n, s, a = self._args(theta, s, a)
-        rows, logits = _lin_rows(self.phi_t, theta, s)
-        return _lin_score(rows, logits, n, a)
+        rows, logits = lin_rows(self.phi_t, theta, s)
+        return lin_score(rows, logits, n, a)
 
     def policy_gradient(self, theta, w, rho=None) -> np.ndarray:
         """∇_θ Σ_s ρ(s) Σ_a π_θ(a|s) w(s, a) with w fixed, shape (N, d):

@@ -73,13 +73,13 @@ from mesabase.theory.checks import real_array
 from .policies import (
     LinearSoftmax,
     TabularSoftmax,
-    _lin_logits,
-    _lin_rows,
-    _lin_score,
-    _natural_rows,
-    _score_rows,
-    _tab_rows,
+    lin_logits,
+    lin_rows,
+    lin_score,
+    natural_rows,
+    score_rows,
     softmax,
+    tab_rows,
 )
 from .schedules import Constant, make_schedule
 
@@ -299,21 +299,21 @@ class Reinforce:
         return self.lr * self._sched(count)
 
     def _logits(self, theta):
-        return theta if self._linear is None else _lin_logits(self._linear.phi_t, theta)
+        return theta if self._linear is None else lin_logits(self._linear.phi_t, theta)
 
     def _rows(self, theta, n, s):
         """(flat row index n·S + s_n, or φᵀ rows (d, N, A) when linear; logits of row s_n,
         shape (N, A))."""
         if self._linear is None:
-            return _tab_rows(theta, n, s)
-        return _lin_rows(self._linear.phi_t, theta, s)
+            return tab_rows(theta, n, s)
+        return lin_rows(self._linear.phi_t, theta, s)
 
     def _score(self, logits, where, n, a):
         """ψ_t from row s_t's logits: tabular -> the (N, A) row to add at θ[n, s_n];
         linear -> (N, d)."""
         if self._linear is not None:
-            return _lin_score(where, logits, n, a)
-        return (_natural_rows if self.natural else _score_rows)(logits, n, a)
+            return lin_score(where, logits, n, a)
+        return (natural_rows if self.natural else score_rows)(logits, n, a)
 
     @staticmethod
     def _put_rows(x, idx, new):

@@ -35,7 +35,8 @@ the seed-mean gaps at the final step: "none" when the total is below :data:`GAP_
 "outer" when spec + history gaps are ≥ 80% of it, "inner" when the learner gap is, else
 "mixed".
 
-Reference: shared/DESIGN.md, "Attribution"; E. Hubinger et al., arXiv:1906.01820 (2019).
+Reference: docs/concepts.md, "Outer vs inner as the library computes them"; E. Hubinger et
+al., arXiv:1906.01820 (2019).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import numpy as np
 
 from mesabase.theory.objectives import history_optimal
 
-from ..agents.full import FullOptimizer, _break_ties
+from ..agents.full import FullOptimizer, break_ties
 from ..agents.policies import LinearSoftmax, softmax
 from ..agents.reinforce import Reinforce, Transition
 
@@ -147,4 +147,4 @@ def full_optimizer_policies(run) -> np.ndarray:
                                    n_actions=run.env.n_actions, gamma=fo.gamma,
                                    horizon=fo.horizon, tol=fo.tol, **model)
     A = optimal.shape[-1]
-    return (1.0 - fo.epsilon) * _break_ties(optimal, fo.tie) + fo.epsilon / A
+    return (1.0 - fo.epsilon) * break_ties(optimal, fo.tie) + fo.epsilon / A

@@ -37,13 +37,28 @@ import numpy as np
 
 from ..experiments.sizes import package_version, scenario_sizes
 
-__all__ = ["main", "demo", "run_scenarios", "solvers", "claims", "prove", "exactness_check",
+__all__ = ["main", "demo", "run_scenarios", "solvers", "exactness_check", "COMMAND_GROUP",
            "demo_scenarios", "RESULTS_DIR"]
 
 #: The default results folder of ``demo`` and ``run``.
 RESULTS_DIR = "mesabase-results"
 #: ``quick`` figures: this dpi (the sizes: :mod:`mesabase.sims.experiments.sizes`).
 QUICK_DPI = 80
+
+
+#: The entry-point group through which higher packages add commands to ``mesabase``
+#: (``mesabase.proofs.commands`` adds ``prove`` and ``claims``), so that the CLI, in
+#: mesabase.sims, never imports mesabase.proofs, which stands above it.
+COMMAND_GROUP = "mesabase.commands"
+
+
+def _plugins() -> list:
+    """The command modules registered under :data:`COMMAND_GROUP`, in name order. Each has
+    ``COMMANDS`` (the command names), ``add_parsers(subparsers)`` and ``dispatch(parser,
+    args) -> int``."""
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name)]
 
 
 def _timed(fn, *args, **kwargs):
@@ -221,58 +236,6 @@ def solvers(out=None, quick: bool = False) -> int:
     return 0 if ok else 1
 
 
-# ---- the claims --------------------------------------------------------------------------
-def claims(max_examples: int = 60, seed: int = 0, out=None) -> int:
-    """Check every claim of :data:`mesabase.proofs.claims.REGISTRY` and print the table
-    (claim, expected, found, counterexample). Returns 1 when a finding disagrees with its
-    expected verdict, else 0."""
-    import pandas as pd
-
-    from mesabase.proofs.claims import run_registry
-
-    out = out or sys.stdout
-    table, t = _timed(run_registry, max_examples=max_examples, seed=seed)
-    cols = ["claim", "expected", "found", "counterexample"]
-    with pd.option_context("display.max_colwidth", 90, "display.width", 200):
-        out.write(table[cols].to_string(index=False) + "\n")
-    bad = table[~table["agrees"]]
-    out.write(f"\n{len(table)} claims, max_examples={max_examples}, seed={seed}, "
-              f"{t:.1f} s: " + ("every finding agrees with its expectation\n" if bad.empty
-                                else f"{len(bad)} DISAGREE: {', '.join(bad['claim'])}\n"))
-    return 0 if bad.empty else 1
-
-
-# ---- the proofs ---------------------------------------------------------------------------
-def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None) -> int:
-    """Establish the proofs of :data:`mesabase.proofs.PROOFS` (one, or all) and print them as
-    Markdown or LaTeX; with ``out_dir`` write one file per proof (``NAME.md`` / ``NAME.tex``)
-    instead (the folder is created if missing, and ``out`` says so; a file that cannot be
-    written raises :class:`~mesabase.sims.files.PathError`). Returns 1 if a proof does not
-    hold, else 0."""
-    from pathlib import Path
-
-    from mesabase.proofs import PROOFS
-
-    from ..files import atomic_write, make_folder
-
-    out = out or sys.stdout
-    names = list(PROOFS) if name is None else [name]
-    if out_dir is not None:
-        make_folder(out_dir, out)
-    ok = True
-    for n in names:
-        proof = PROOFS[n]()
-        ok &= bool(proof.holds)
-        text = proof.to_markdown() if fmt == "md" else proof.to_latex()
-        if out_dir is None:
-            out.write(text + "\n")
-            continue
-        path = Path(out_dir) / f"{n}.{'md' if fmt == 'md' else 'tex'}"
-        atomic_write(path, lambda p, text=text: p.write_text(text, encoding="utf-8"))
-        out.write(f"{path}: {'holds' if proof.holds else 'DOES NOT HOLD'}\n")
-    return 0 if ok else 1
-
-
 def _start_value(sol, mdp):
     """μ0ᵀ V_0 in exact arithmetic."""
     _, _, _, mu0 = mdp.exact_arrays()
@@ -334,19 +297,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solvers", help="solve published problems with every method and show "
                                        "that they agree")
     s.add_argument("--quick", action="store_true", help="a shorter run")
-    from mesabase.proofs import PROOFS
-
-    pr = sub.add_parser("prove", help="establish the argument's statements in sympy and print "
-                                      "them as Markdown or LaTeX")
-    pr.add_argument("name", nargs="?", choices=list(PROOFS), metavar="NAME",
-                    help=f"one proof (default all): {', '.join(PROOFS)}")
-    pr.add_argument("--format", choices=("md", "latex"), default="md")
-    pr.add_argument("--out", metavar="DIR", help="write one file per proof into DIR")
-    c = sub.add_parser("claims", help="check the argument's claims (true and false) with "
-                                      "hypothesis and print the findings")
-    c.add_argument("--max-examples", type=int, default=60, metavar="N",
-                   help="cases hypothesis tries per claim (default 60)")
-    c.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
+    for plugin in _plugins():  # prove, claims (mesabase.proofs), registered by entry point
+        plugin.add_parsers(sub)
     from .sweep import add_parsers
 
     add_parsers(sub)  # sweep, results
@@ -465,12 +417,9 @@ def _dispatch(parser, args) -> int:
         return run_scenarios([sc.name], args.out, sizes={sc.name: sz}, command="run")
     if args.command == "solvers":
         return solvers(quick=args.quick)
-    if args.command == "prove":
-        return prove(args.name, args.format, args.out)
-    if args.command == "claims":
-        if args.max_examples < 1:
-            parser.error(f"--max-examples must be >= 1; got {args.max_examples}")
-        return claims(args.max_examples, seed=args.seed)
+    for plugin in _plugins():
+        if args.command in plugin.COMMANDS:
+            return plugin.dispatch(parser, args)
     if args.command in ("sweep", "results"):
         from .sweep import results_main, sweep_main
 

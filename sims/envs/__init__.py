@@ -3,7 +3,7 @@
 from .bandits import bernoulli_bandit, gaussian_bandit
 from .base import Env
 from .chains import chain, riverswim
-from .grid_features import FEATURE_NAMES, distance_map, grid_features
+from .features import FEATURE_NAMES, distance_map, grid_features
 from .gridmap import MapError, parse_map
 from .gridworld import (
     DEFAULT_WEIGHTS,

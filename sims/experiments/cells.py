@@ -102,8 +102,10 @@ PARAMS = MappingProxyType({
                                      "unvisited": "str", "tol": "real"}),
 })
 _FIELDS = ("scenario", "learner", "steps", "seeds", "record_every", "environment")
-_CONFIG = ("key", "scenario", "learner", "environment", "steps", "n_seeds", "record_every")
-_STATS = ("value", "lo", "hi", "label")
+#: A cell's configuration columns, in table order (a sweep's table starts with these).
+CONFIG = ("key", "scenario", "learner", "environment", "steps", "n_seeds", "record_every")
+#: The fields of one behaviour's statistic (columns ``behaviour:field`` of a sweep's table).
+STATS = ("value", "lo", "hi", "label")
 _KINDS = {"real": "a real number", "str": "a string", "bool": "true or false",
           "baseline": '"mean" or a real number', "schedule": '"constant" or ["power", p]'}
 
@@ -340,7 +342,8 @@ def _product(table: dict, paths: dict) -> list[Cell]:
     return cells
 
 
-def _unique(cells) -> list[Cell]:
+def unique(cells) -> list[Cell]:
+    """``cells`` without repeats: the first cell of each key, in order."""
     out = {}
     for c in cells:
         out.setdefault(c.key, c)
@@ -358,7 +361,7 @@ def grid(**axes) -> list[Cell]:
       >>> [c.params["lr"] for c in cells], cells[0].learner, cells[0].record_every
       ([0.1, 0.5], 'reinforce', 2)
     """
-    return _unique(_product(axes, {k: k for k in (*axes, "scenario")}))
+    return unique(_product(axes, {k: k for k in (*axes, "scenario")}))
 
 
 def _parse(path) -> tuple[Path, dict]:
@@ -434,7 +437,7 @@ def load_spec(path) -> list[Cell]:
             cells += _product({**defaults, **t}, paths)
         except SpecError as e:
             raise SpecError(e.key, e.message, p) from None
-    cells = _unique(cells)
+    cells = unique(cells)
     work = sum(c.steps * c.seeds for c in cells)
     if work > MAX_SPEC_WORK:
         raise SpecError("grid", f"{len(cells)} cells of {work:.3g} seed-steps in all, over the "

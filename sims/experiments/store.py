@@ -30,42 +30,10 @@ Why a reader never sees a half-written cell
 
 What is checked: a store is untrusted input
     A store may come from someone else, or be damaged; the store never acts on what its
-    manifest says without checking it first, and touches nothing outside its directory.
-
-    * **Names.** Every file the store opens, creates, renames or deletes is one of its own
-      names (``manifest.jsonl``, ``.lock``, the temp and cell patterns above: no ``/``, no
-      ``..``, never absolute), used relative to a descriptor of the store directory.
-    * **No links.** Every file is opened with ``O_NOFOLLOW`` and checked with ``fstat`` to
-      be a regular file; the manifest is written only when it has a single hard link. A
-      symbolic link (or a FIFO, a directory, …) where ``manifest.jsonl`` or ``.lock``
-      belongs raises :class:`StoreError` naming the path; one where a cell file belongs
-      makes that cell corrupt. Links are never followed and never deleted.
-    * **Records.** A complete manifest line that is not a well-formed record — not JSON, a
-      field missing or of the wrong type (``rows`` must be an int >= 0, not a bool;
-      ``sha256`` 64 lowercase hex digits; ``meta`` a dict; …) — is skipped with a
-      :class:`RuntimeWarning` naming the line (the key's earlier record, if any, stands).
-    * **The key is bound twice.** A put record's ``file`` must be exactly the name this
-      store gives that key and checksum (the name carries 12 hex digits of the key's sha256
-      and 24 of the data's); any other name — ``../victim.txt``, ``/etc/passwd``, another
-      key's file — makes the cell corrupt, and that name is never opened or deleted. The
-      Parquet file itself carries the key (schema metadata ``mesabase.key``), so a file
-      copied under another key's name is corrupt too.
-    * **Contents.** :meth:`Store.read` and :meth:`Store.verify` check the file's size and
-      sha256 against the record, decode it, and compare the key inside and the number of
-      rows with the record. Any mismatch raises (or reports) :class:`CorruptCell` naming
-      the key; the remedy is :meth:`Store.discard` and recompute, which the sweep does.
-    * **Deleting.** Only :meth:`Store.write` (a superseded file, a writer's leftovers) and
-      :meth:`Store.discard` delete, and only regular files with the store's own names whose
-      key record named them. The clean-up of dead writers' leftovers (temp files nobody
-      holds a lock on, cell files no record names) runs only in a directory that holds a
-      ``manifest.jsonl`` and nothing but the store's own names; a folder with anything
-      else in it is never cleaned. :class:`Store` refuses to make a store of an existing
-      folder that holds other files and no manifest.
-
-    What is *not* checked: the numbers. A store made by someone else holds whatever tables
-    its author chose; the checks catch damage and mix-ups, not a forger who writes a
-    well-formed cell for a key. Decoding uses pyarrow (never ``pickle``); memory is not
-    bounded against a hostile file.
+    manifest says without checking it first, and touches nothing outside its directory: only
+    its own names, never a link, every record validated, the key bound to its file twice
+    (name and contents), deletion only of its own regular files. The rules in full, and the
+    code that applies them, are in :mod:`.store_files`.
 
 A torn manifest line
     A writer killed during (3) can leave a last line without its newline. That ``write``
@@ -132,70 +100,43 @@ import fcntl
 import hashlib
 import json
 import os
-import re
-import secrets
-import stat
 import threading
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+from .store_files import (
+    KEY_METADATA,
+    LOCK,
+    MANIFEST,
+    READ_ONLY,
+    TEMP_PREFIX,
+    CorruptCell,
+    Refused,
+    StoreError,
+    cell_name,
+    check_bytes,
+    check_key,
+    check_meta,
+    cleanup,
+    complete_prefix,
+    create_temp,
+    decode_cell,
+    describe_error,
+    intact,
+    is_own_name,
+    now,
+    open_entry,
+    parse_record,
+    present,
+    to_parquet,
+    unlink_unreferenced,
+    write_all,
+)
 
 __all__ = ["CorruptCell", "StoreError", "Store", "MANIFEST", "LOCK", "TEMP_PREFIX",
            "KEY_METADATA"]
-
-MANIFEST = "manifest.jsonl"
-LOCK = ".lock"
-TEMP_PREFIX = ".mesabase-tmp-"
-#: The Parquet schema metadata entry that carries a cell's key (UTF-8).
-KEY_METADATA = b"mesabase.key"
-_CELL_RE = re.compile(r"[A-Za-z0-9_-]{1,40}\.[0-9a-f]{12}\.[0-9a-f]{24}\.parquet")
-_TEMP_RE = re.compile(re.escape(TEMP_PREFIX) + r"[0-9]{1,10}-[0-9a-f]{16}\.parquet")
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
-_PUT_FIELDS = {"file": str, "sha256": str, "bytes": int, "rows": int, "meta": dict}
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO cannot hang us
-_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
-
-
-class CorruptCell(Exception):
-    """A recorded cell whose file is missing, truncated, altered, not Parquet, another key's,
-    not a regular file, or named by its record with a name that is not the key's own.
-
-    ``key`` the cell's key; ``path`` the file the manifest names (a label: a bad name is
-    never opened); ``reason`` what is wrong. The remedy is :meth:`Store.discard` then
-    recompute (the sweep does this).
-    """
-
-    def __init__(self, key: str, path, reason: str):
-        super().__init__(key, path, reason)
-        self.key, self.path, self.reason = key, Path(path), reason
-
-    def __str__(self) -> str:
-        return (f"cell {self.key!r} is corrupt ({self.path}): {self.reason}; "
-                "discard it and recompute")
-
-
-class StoreError(OSError):
-    """The store could not do something at ``filename``: the file system refused (a
-    read-only store, a full disk, a missing permission; ``errno`` is the OS's), or the store
-    refused (a symbolic link or a non-regular file where its manifest or lock belongs, a
-    manifest with several hard links). ``str()`` is one line: ``<path>: <problem>``."""
-
-    def __str__(self) -> str:
-        if self.filename is None:
-            return super().__str__()
-        return f"{self.filename}: {self.strerror}"
-
-
-class _Refused(Exception):
-    """An entry of the store directory that is not a regular file (a link, a FIFO, …)."""
-
-    def __init__(self, code: int, reason: str):
-        super().__init__(reason)
-        self.errno, self.reason = code, reason
 
 
 class Store:
@@ -220,7 +161,7 @@ class Store:
                 raise ValueError(f"path {str(path)!r} exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
             names = os.listdir(path)
-        foreign = sorted(n for n in names if not _own(n))
+        foreign = sorted(n for n in names if not is_own_name(n))
         if MANIFEST not in names and foreign:
             shown = ", ".join(repr(n) for n in foreign[:3]) + (", …" if foreign[3:] else "")
             raise ValueError(f"path {str(path)!r} is not a results store (it has no {MANIFEST}) "
@@ -248,24 +189,24 @@ class Store:
         ``ValueError`` for a bad argument, :class:`StoreError` if the file system refuses
         (read-only, full: no temp file is left behind).
         """
-        _check_key(key)
-        meta = _check_meta(meta)
-        data = _to_parquet(table, key)
+        check_key(key)
+        meta = check_meta(meta)
+        data = to_parquet(table, key)
         digest = hashlib.sha256(data).hexdigest()
-        name = _cell_name(key, digest)
+        name = cell_name(key, digest)
         with self._os(f"cannot write cell {key!r}"), self._dir() as d:
             self._refresh(d)
-            if self._intact(d, key, digest):
+            if intact(d, self._entries.get(key), digest):
                 return
             fd, tmp = self._make_temp(d)
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 os.fsync(fd)
                 with self._lock(d, exclusive=True):
                     self._refresh(d)
                     if not self._cleaned:
-                        self._cleaned = self._cleanup(d)
-                    if self._intact(d, key, digest):
+                        self._cleaned = cleanup(d, self._entries)
+                    if intact(d, self._entries.get(key), digest):
                         return
                     old = self._entries.get(key)
                     os.replace(tmp, name, src_dir_fd=d, dst_dir_fd=d)
@@ -273,10 +214,10 @@ class Store:
                     os.fsync(d)
                     self._append(d, {"op": "put", "key": key, "file": name, "sha256": digest,
                                      "bytes": len(data), "rows": len(table), "meta": meta,
-                                     "time": _now()})
+                                     "time": now()})
                     self._refresh(d)
                     if old is not None:
-                        self._unlink_unreferenced(d, old)
+                        unlink_unreferenced(d, old, self._entries)
             finally:
                 if tmp is not None:
                     with contextlib.suppress(FileNotFoundError):
@@ -289,17 +230,17 @@ class Store:
         with self._os("cannot read the store"), self._dir() as d:
             with self._lock(d, exclusive=False):
                 self._refresh(d)
-                return [k for k in sorted(self._entries) if self._present(d, self._entries[k])]
+                return [k for k in sorted(self._entries) if present(d, self._entries[k])]
 
     def has(self, key: str) -> bool:
         """Whether ``key`` is finished (:meth:`keys`). Fast: does not hash the file (a
         damaged file still counts; :meth:`verify` and :meth:`read` check it)."""
-        _check_key(key)
+        check_key(key)
         with self._os("cannot read the store"), self._dir() as d:
             with self._lock(d, exclusive=False):
                 self._refresh(d)
                 entry = self._entries.get(key)
-                return entry is not None and self._present(d, entry)
+                return entry is not None and present(d, entry)
 
     def read(self, key: str) -> pd.DataFrame:
         """The table of cell ``key``, exactly as written (row order, index, dtypes).
@@ -310,24 +251,7 @@ class Store:
         none), or has another number of rows than recorded.
         """
         data, entry, path = self._load(key)
-        try:
-            parquet = pq.read_table(pa.BufferReader(data))
-        except Exception as exc:  # any failure to decode is corruption
-            raise CorruptCell(key, path, f"unreadable Parquet: {exc}") from exc
-        inside = (parquet.schema.metadata or {}).get(KEY_METADATA)
-        if inside is None:
-            raise CorruptCell(key, path, "the file carries no key (written by an older "
-                                         "mesabase, or not by this store)")
-        if inside != key.encode():
-            raise CorruptCell(key, path, f"the file is cell {inside.decode(errors='replace')!r}'s, "
-                                         "not this key's")
-        try:
-            frame = parquet.to_pandas()
-        except Exception as exc:
-            raise CorruptCell(key, path, f"unreadable Parquet: {exc}") from exc
-        if len(frame) != entry["rows"]:
-            raise CorruptCell(key, path, f"{len(frame)} rows, manifest says {entry['rows']}")
-        return frame
+        return decode_cell(key, path, entry, data)
 
     def verify(self, keys=None) -> dict[str, str]:
         """``{key: reason}`` for the corrupt cells among ``keys`` (default: every recorded
@@ -348,16 +272,16 @@ class Store:
         """Forget cell ``key`` (append a ``discard`` record, delete its file if the record
         named the key's own file and no other record names it) so that it is recomputed.
         A key that is not recorded is left alone (two sweeps may both discard)."""
-        _check_key(key)
+        check_key(key)
         with self._os(f"cannot discard cell {key!r}"), self._dir() as d:
             with self._lock(d, exclusive=True):
                 self._refresh(d)
                 old = self._entries.get(key)
                 if old is None:
                     return
-                self._append(d, {"op": "discard", "key": key, "time": _now()})
+                self._append(d, {"op": "discard", "key": key, "time": now()})
                 self._refresh(d)
-                self._unlink_unreferenced(d, old)
+                unlink_unreferenced(d, old, self._entries)
 
     def meta(self, key: str) -> dict:
         """A copy of the ``meta`` dict stored with ``key`` (``KeyError`` if not recorded)."""
@@ -384,7 +308,7 @@ class Store:
             return sorted(self._snapshot())
         if isinstance(keys, str):
             raise ValueError(f"keys must be an iterable of keys, not the str {keys!r}")
-        return sorted({_check_key(key) for key in keys})
+        return sorted({check_key(key) for key in keys})
 
     def _snapshot(self) -> dict[str, dict]:
         """The recorded entries, {key: put record}, read under the shared lock."""
@@ -394,7 +318,7 @@ class Store:
                 return dict(self._entries)
 
     def _get(self, key: str) -> dict | None:
-        _check_key(key)
+        check_key(key)
         return self._snapshot().get(key)
 
     # ---- the manifest -----------------------------------------------------------------------
@@ -432,21 +356,15 @@ class Store:
         if not raw.strip():
             return
         try:
-            rec = json.loads(raw)
-            if not isinstance(rec, dict):
-                raise TypeError("not an object")
-            key, op = rec["key"], rec["op"]
-            if not isinstance(key, str) or not key:
-                raise TypeError("key")
-            if op == "put":
-                self._entries[key] = _entry(key, rec)
-            elif op == "discard":
-                self._entries.pop(key, None)
-            else:
-                raise ValueError(f"op {op!r}")
+            key, op, entry = parse_record(raw)
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             warnings.warn(f"{self._manifest}: line {self._lineno} is not a manifest record "
-                          f"({_what(exc)}); ignored", RuntimeWarning, stacklevel=5)
+                          f"({describe_error(exc)}); ignored", RuntimeWarning, stacklevel=5)
+            return
+        if op == "put":
+            self._entries[key] = entry
+        else:
+            self._entries.pop(key, None)
 
     def _append(self, d: int, record: dict):
         """Append one record line (caller holds the exclusive lock), after cutting off a torn
@@ -464,10 +382,10 @@ class Store:
                 raise StoreError(errno.EMLINK, f"has {st.st_nlink} hard links; the store "
                                                "writes only to a manifest of its own",
                                  str(self._manifest))
-            keep = _complete_prefix(fd, st.st_size)
+            keep = complete_prefix(fd, st.st_size)
             if keep != st.st_size:
                 os.ftruncate(fd, keep)
-            _write_all(fd, line)
+            write_all(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -497,10 +415,10 @@ class Store:
             os.close(d)
 
     def _open(self, d: int, name: str, flags: int) -> int:
-        """:func:`_open_entry`, a refusal raised as :class:`StoreError` naming the path."""
+        """:func:`open_entry`, a refusal raised as :class:`StoreError` naming the path."""
         try:
-            return _open_entry(d, name, flags)
-        except _Refused as e:
+            return open_entry(d, name, flags)
+        except Refused as e:
             raise StoreError(e.errno, f"{e.reason}; refusing to use it",
                              str(self.path / name)) from None
 
@@ -512,7 +430,7 @@ class Store:
         try:
             fd = self._open(d, LOCK, os.O_RDWR | os.O_CREAT)
         except OSError as e:
-            if exclusive or isinstance(e, StoreError) or e.errno not in _READ_ONLY:
+            if exclusive or isinstance(e, StoreError) or e.errno not in READ_ONLY:
                 raise
             try:
                 fd = self._open(d, LOCK, os.O_RDONLY)
@@ -529,68 +447,11 @@ class Store:
         """A new temp file (:data:`TEMP_PREFIX`), created and flocked under the store lock so
         that the clean-up (also under it) never sees it unlocked while its writer lives."""
         with self._lock(d, exclusive=True):
-            while True:
-                tmp = f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}.parquet"
-                try:
-                    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644,
-                                 dir_fd=d)
-                except FileExistsError:
-                    continue
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd, tmp
-
-    def _cleanup(self, d: int) -> bool:
-        """Delete the leftovers of dead writers (caller holds the exclusive lock): regular
-        temp files nobody holds a flock on, and regular cell files no record names. Only in
-        a store: a directory with the manifest and nothing but the store's own names.
-        Returns whether the question is settled (cleaned, or never to be cleaned)."""
-        names = os.listdir(d)
-        if MANIFEST not in names:
-            return False  # not (yet) a store: ask again at the next write
-        if not all(map(_own, names)):
-            return True  # foreign files: never cleaned
-        referenced = {e["file"] for e in self._entries.values()}
-        for name in names:
-            temp = _TEMP_RE.fullmatch(name)
-            if not (temp or _CELL_RE.fullmatch(name) and name not in referenced):
-                continue
-            try:
-                fd = _open_entry(d, name, os.O_RDONLY)
-            except (_Refused, FileNotFoundError):
-                continue  # not a regular file (never deleted) or gone already
-            try:  # a temp file's flock fails (BlockingIOError) while its writer lives
-                if temp:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.unlink(name, dir_fd=d)
-            except (BlockingIOError, FileNotFoundError):
-                pass
-            finally:
-                os.close(fd)
-        return True
-
-    def _unlink_unreferenced(self, d: int, entry: dict):
-        """Delete ``entry``'s file if it is the key's own name, no current record names it,
-        and it is a regular file."""
-        name = entry["file"]
-        if entry["problem"] is not None or any(e["file"] == name
-                                               for e in self._entries.values()):
-            return
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISREG(os.stat(name, dir_fd=d, follow_symlinks=False).st_mode):
-                os.unlink(name, dir_fd=d)
-
-    def _present(self, d: int, entry: dict) -> bool:
-        """``entry`` names the key's own file and it is a regular file (not followed)."""
-        if entry["problem"] is not None:
-            return False
-        try:
-            return stat.S_ISREG(os.stat(entry["file"], dir_fd=d, follow_symlinks=False).st_mode)
-        except FileNotFoundError:
-            return False
+            return create_temp(d)
 
     def _load(self, key: str) -> tuple[bytes, dict, Path]:
         """The verified bytes of ``key``'s file (its own name; size and sha256 as recorded)."""
-        _check_key(key)
+        check_key(key)
         with self._os(f"cannot read cell {key!r}"), self._dir() as d:
             with self._lock(d, exclusive=False):
                 self._refresh(d)
@@ -601,177 +462,13 @@ class Store:
                 if entry["problem"] is not None:
                     raise CorruptCell(key, path, entry["problem"])
                 try:
-                    fd = _open_entry(d, entry["file"], os.O_RDONLY)
+                    fd = open_entry(d, entry["file"], os.O_RDONLY)
                 except FileNotFoundError:
                     raise CorruptCell(key, path, "missing file") from None
-                except _Refused as e:
+                except Refused as e:
                     raise CorruptCell(key, path, e.reason) from None
             with open(fd, "rb") as f:  # read after the lock is released
                 data = f.read(entry["bytes"] + 1)  # never more than the record allows
                 size = os.fstat(f.fileno()).st_size
-        if len(data) < entry["bytes"]:
-            raise CorruptCell(key, path, f"truncated: {len(data)} of {entry['bytes']} bytes")
-        if len(data) > entry["bytes"]:
-            raise CorruptCell(key, path, f"{size} bytes, manifest says {entry['bytes']}")
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != entry["sha256"]:
-            raise CorruptCell(key, path, f"checksum mismatch: sha256 {digest[:12]}…, "
-                                         f"manifest says {entry['sha256'][:12]}…")
+        check_bytes(key, path, entry, data, size)
         return data, entry, path
-
-    def _intact(self, d: int, key: str, digest: str) -> bool:
-        """``key`` is recorded with sha256 ``digest`` under its own name and its file still
-        has those bytes."""
-        entry = self._entries.get(key)
-        if entry is None or entry["problem"] is not None or entry["sha256"] != digest:
-            return False
-        try:
-            fd = _open_entry(d, entry["file"], os.O_RDONLY)
-        except (_Refused, FileNotFoundError):
-            return False
-        with open(fd, "rb") as f:
-            data = f.read(entry["bytes"] + 1)
-        return hashlib.sha256(data).hexdigest() == digest
-
-
-# ---- helpers ----------------------------------------------------------------------------------
-
-def _own(name: str) -> bool:
-    """Whether ``name`` is one the store gives its files (module docstring)."""
-    return (name in (MANIFEST, LOCK) or _CELL_RE.fullmatch(name) is not None
-            or _TEMP_RE.fullmatch(name) is not None)
-
-
-def _open_entry(d: int, name: str, flags: int) -> int:
-    """A descriptor of the store's own entry ``name`` in directory ``d``, opened with
-    ``O_NOFOLLOW`` and checked (``fstat``) to be a regular file; :class:`_Refused` for a
-    link or anything else; FileNotFoundError if absent (without ``O_CREAT``)."""
-    if not _own(name):  # every caller passes a name of its own; this is the last guard
-        raise ValueError(f"not a store file name: {name!r}")
-    try:
-        before = os.stat(name, dir_fd=d, follow_symlinks=False)
-    except FileNotFoundError:
-        if not flags & os.O_CREAT:
-            raise
-        before = None
-    if before is not None and not stat.S_ISREG(before.st_mode):
-        raise _Refused(errno.ELOOP if stat.S_ISLNK(before.st_mode) else errno.EINVAL,
-                       _kind(before.st_mode))
-    try:
-        fd = os.open(name, flags | _NOFOLLOW, 0o644, dir_fd=d)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
-            raise _Refused(e.errno, "is not a regular file") from None
-        raise
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or (before is not None and
-                                        (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino)):
-        os.close(fd)
-        raise _Refused(errno.EINVAL, "is not a regular file (or changed while opened)")
-    return fd
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "is a symbolic link (the store never follows links)"
-    if stat.S_ISDIR(mode):
-        return "is a directory, not a regular file"
-    return "is not a regular file"
-
-
-def _entry(key: str, rec: dict) -> dict:
-    """The entry of a put record: its fields checked (TypeError/KeyError/ValueError if
-    malformed) and ``problem``, why the file it names is not the key's own (or None)."""
-    entry = {f: rec[f] for f in _PUT_FIELDS}
-    for f, t in _PUT_FIELDS.items():
-        if not isinstance(entry[f], t) or isinstance(entry[f], bool):
-            raise TypeError(f"{f} is {type(entry[f]).__name__}, not {t.__name__}")
-    for f in ("bytes", "rows"):
-        if entry[f] < 0:
-            raise ValueError(f"{f} is negative")
-    if not _SHA_RE.fullmatch(entry["sha256"]):
-        raise ValueError("sha256 is not 64 lowercase hex digits")
-    name = entry["file"]
-    if name == _cell_name(key, entry["sha256"]):
-        entry["problem"] = None
-    elif _CELL_RE.fullmatch(name):
-        entry["problem"] = (f"the manifest names file {name!r}, which is not this key's "
-                            "(its name does not carry the key's hash and the checksum)")
-    else:
-        entry["problem"] = f"bad file name {name!r} in the manifest (not a cell file name)"
-    return entry
-
-
-def _what(exc: BaseException) -> str:
-    if isinstance(exc, KeyError):
-        return f"no field {exc.args[0]!r}"
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    if isinstance(exc, json.JSONDecodeError):
-        return "not JSON"
-    return str(exc) or type(exc).__name__
-
-
-def _check_key(key) -> str:
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"key must be a non-empty str, got {key!r}")
-    return key
-
-
-def _check_meta(meta) -> dict:
-    if meta is None:
-        return {}
-    if not isinstance(meta, dict):
-        raise ValueError(f"meta must be a dict, got {type(meta).__name__} {meta!r}")
-    bad = [k for k in meta if not isinstance(k, str)]
-    if bad:
-        raise ValueError(f"meta keys must be str, got {bad[0]!r}")
-    try:
-        return json.loads(json.dumps(meta))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"meta must be JSON-serialisable: {exc}") from exc
-
-
-def _to_parquet(table, key: str) -> bytes:
-    """The Parquet bytes of ``table`` with ``key`` in the schema metadata (:data:`KEY_METADATA`)."""
-    if not isinstance(table, pd.DataFrame):
-        raise ValueError(f"table must be a pandas DataFrame, got {type(table).__name__}")
-    bad = [c for c in table.columns if not isinstance(c, str)]
-    if bad:
-        raise ValueError(f"table column names must be str, got {bad[0]!r}")
-    if table.columns.has_duplicates:
-        dup = table.columns[table.columns.duplicated()][0]
-        raise ValueError(f"table has duplicate column {dup!r}")
-    sink = pa.BufferOutputStream()
-    try:
-        arrow = pa.Table.from_pandas(table)
-        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
-                                               KEY_METADATA: key.encode()})
-        pq.write_table(arrow, sink)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise ValueError(f"table cannot be written as Parquet: {exc}") from exc
-    return sink.getvalue().to_pybytes()
-
-
-def _cell_name(key: str, digest: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_-]", "_", key)[:40]
-    return f"{slug}.{hashlib.sha256(key.encode()).hexdigest()[:12]}.{digest[:24]}.parquet"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _write_all(fd: int, data: bytes):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _complete_prefix(fd: int, size: int) -> int:
-    """Length of the file up to and including its last newline (``size`` if untorn)."""
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-        return size
-    with open(fd, "rb", closefd=False) as f:  # a torn tail: rare (a crash), read it all
-        f.seek(0)
-        return f.read().rfind(b"\n") + 1

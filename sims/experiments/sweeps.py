@@ -48,20 +48,20 @@ from functools import partial
 import pandas as pd
 
 from .cells import (  # noqa: F401 - re-exported: the sweep API in one place
-    _CONFIG,
-    _STATS,
+    CONFIG,
     MAX_CELL_WORK,
     MAX_CELLS,
     MAX_SPEC_WORK,
     PARAMS,
     SPECS_DIR,
+    STATS,
     Cell,
     SpecError,
-    _unique,
     cell_seeds,
     grid,
     load_spec,
     spec_name,
+    unique,
 )
 from .sizes import package_version
 from .store import CorruptCell, Store
@@ -116,8 +116,8 @@ def order_columns(table: pd.DataFrame) -> pd.DataFrame:
     cols = set(table.columns)
     params = sorted(cols & {k for p in PARAMS.values() for k in p})
     behaviours = sorted({c.rsplit(":", 1)[0] for c in cols if ":" in c})
-    order = [c for c in (*_CONFIG, *params, "seed", "step", *GAP_COLUMNS[5:],
-                         *(f"{b}:{s}" for b in behaviours for s in _STATS)) if c in cols]
+    order = [c for c in (*CONFIG, *params, "seed", "step", *GAP_COLUMNS[5:],
+                         *(f"{b}:{s}" for b in behaviours for s in STATS)) if c in cols]
     return table[order + sorted(cols - set(order))]
 
 
@@ -218,7 +218,7 @@ def sweep_with_report(cells, executor, store,
     for c in cells:
         if not isinstance(c, Cell):
             raise ValueError(f"cells must be Cell objects; got {type(c).__name__} {c!r}")
-    cells = _unique(cells)
+    cells = unique(cells)
     if not (executor is None or executor in ("serial", "local") or isinstance(executor,
                                                                             Executor)):
         raise ValueError(f"executor must be None, 'serial', 'local' or a "

@@ -51,7 +51,7 @@ from .maml import (
     score_gradient,
 )
 from .memoryless import MemorylessReinforce, MemorylessState, check_theta_eta
-from .rollout import Agent, NoState, Rollout, rollout, sample_arms, split_seed
+from .rollouts import Agent, NoState, Rollout, rollout, sample_arms, split_seed
 from .tasks import QUAD_TOL, BetaTasks, DependentTasks
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The classical Bernoulli-bandit agents, each vectorised over rows (one op per step).
 
-Every agent follows the protocol of :mod:`mesabase.sims.meta.rollout` and acts on the
+Every agent follows the protocol of :mod:`mesabase.sims.meta.rollouts` and acts on the
 posterior counts ``counts[i, k] = (sₖ, fₖ)`` (successes, failures of arm k so far, t = Σ
 counts[i] pulls made). Agents holding a prior use the task prior (α, β) (shared) or (K, 2)
 (per arm); they treat the arms as *independent* (for :class:`~.tasks.DependentTasks` they
@@ -43,7 +43,7 @@ from scipy import special
 from mesabase.theory.bandits import BayesBandit
 from mesabase.theory.gittins import gittins_table
 
-from .rollout import NoState
+from .rollouts import NoState
 
 __all__ = ["BayesOptimalAgent", "GittinsAgent", "UCB1", "Thompson", "Greedy",
            "random_argmax", "GittinsState", "PriorState"]

@@ -48,7 +48,7 @@ from scipy import special
 from mesabase.theory.bandits import belief_index, belief_states
 
 from ..agents.policies import softmax
-from .rollout import NoState, check_int, rollout, sample_arms
+from .rollouts import NoState, check_int, rollout, sample_arms
 
 __all__ = [
     "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",

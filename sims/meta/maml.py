@@ -53,8 +53,8 @@ import numpy as np
 
 from ..agents.policies import softmax
 from .belief import log_marginal, predictive, task_prior
-from .memoryless import _check_baseline, check_theta_eta
-from .rollout import check_int, sample_arms
+from .memoryless import check_baseline, check_theta_eta
+from .rollouts import check_int, sample_arms
 
 __all__ = [
     "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
@@ -109,7 +109,7 @@ def _setup(theta0, eta, tasks, horizon, baseline):
     if th.shape[0] != tasks.n_arms:
         raise ValueError(f"theta0 must have length n_arms = {tasks.n_arms} of tasks; got "
                          f"length {th.shape[0]}")
-    return th, et, check_int(horizon, "horizon", 1), _check_baseline(baseline)
+    return th, et, check_int(horizon, "horizon", 1), check_baseline(baseline)
 
 
 def _check_size(K: int, H: int) -> None:

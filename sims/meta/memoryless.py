@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..agents.policies import softmax
-from .rollout import sample_arms
+from .rollouts import sample_arms
 
 __all__ = ["MemorylessReinforce", "MemorylessState", "check_theta_eta"]
 
@@ -69,7 +69,8 @@ def check_theta_eta(theta0, eta) -> tuple[np.ndarray, np.ndarray]:
     return th, et
 
 
-def _check_baseline(baseline) -> float:
+def check_baseline(baseline) -> float:
+    """``baseline`` as a float; ValueError unless it is a finite real number (not a bool)."""
     if isinstance(baseline, bool) or not isinstance(baseline, Real) \
             or not np.isfinite(baseline):
         raise ValueError(f"baseline must be a finite real number; got {baseline!r}")
@@ -106,7 +107,7 @@ class MemorylessReinforce:
         et.setflags(write=False)
         object.__setattr__(self, "theta0", th)
         object.__setattr__(self, "eta", et)
-        object.__setattr__(self, "baseline", _check_baseline(self.baseline))
+        object.__setattr__(self, "baseline", check_baseline(self.baseline))
 
     @property
     def n_arms(self) -> int:

@@ -31,7 +31,7 @@ from mesabase.theory.bandits import (
     bayes_optimal_dependent,
 )
 
-from .rollout import check_int
+from .rollouts import check_int
 
 __all__ = ["BetaTasks", "DependentTasks", "QUAD_TOL"]
 

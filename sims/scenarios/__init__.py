@@ -18,22 +18,19 @@ from __future__ import annotations
 from functools import cache, partial
 from types import MappingProxyType
 
+from . import exploration_trap, keys_and_chests, misspecified_reward, proxy_bandit
 from .base import Behaviour, Deployment, Scenario
-from .exploration_trap import exploration_trap
-from .keys_and_chests import keys_and_chests
-from .misspecified_reward import misspecified_reward
-from .proxy_bandit import proxy_bandit
 
 __all__ = ["Behaviour", "Deployment", "Scenario", "SCENARIOS", "SHIPPED", "get_scenario"]
 
 #: Registered name → a function building the scenario.
 SCENARIOS = MappingProxyType({
-    "keys-and-chests": keys_and_chests,
-    "misspecified-reward": misspecified_reward,
-    "proxy-bandit": proxy_bandit,
-    "exploration-trap": exploration_trap,
-    "proxy-bandit-control": partial(proxy_bandit, control=True),
-    "keys-and-chests-shift": partial(keys_and_chests, shift=True),
+    "keys-and-chests": keys_and_chests.keys_and_chests,
+    "misspecified-reward": misspecified_reward.misspecified_reward,
+    "proxy-bandit": proxy_bandit.proxy_bandit,
+    "exploration-trap": exploration_trap.exploration_trap,
+    "proxy-bandit-control": partial(proxy_bandit.proxy_bandit, control=True),
+    "keys-and-chests-shift": partial(keys_and_chests.keys_and_chests, shift=True),
 })
 #: The four scenarios of issue 4, in the order of the report.
 SHIPPED = ("keys-and-chests", "misspecified-reward", "proxy-bandit", "exploration-trap")

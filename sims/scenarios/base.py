@@ -1,7 +1,7 @@
 """Scenarios: a training environment with its base, intended and proxy objectives, named
 behaviours, and optionally a deployment environment or an online shift.
 
-A :class:`Scenario` bundles (shared/DESIGN.md, "Objectives"):
+A :class:`Scenario` bundles (docs/concepts.md, "The objects"):
 
 * ``train``: the training :class:`~mesabase.sims.envs.Env`; its MDP's reward is the *base*
   reward R_B[s, a], the one the learner is updated with;
@@ -28,7 +28,7 @@ none; ``None``: no state is shared). The evaluation is exact either way:
   training state, and uniformly at an unmapped one (a tabular row never updated);
 * the argmax set of L_t (what the training history leaves free) is L_t's set at a mapped
   state and *every action* at an unmapped one: the training history says nothing there.
-  Underdetermination therefore counts as outer (shared/DESIGN.md, "Attribution"), and the
+  Underdetermination therefore counts as outer (docs/concepts.md, "Outer vs inner"), and the
   point π*_t reported at an unmapped state is uniform over its argmax set, i.e. uniform.
 
 Reference: E. Hubinger et al., "Risks from learned optimization", arXiv:1906.01820 (2019);

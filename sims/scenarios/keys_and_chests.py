@@ -1,4 +1,4 @@
-"""Keys and chests (shared/seeds/001; M. Barnett, "A simple environment for showing mesa
+"""Keys and chests (docs/concepts.md; M. Barnett, "A simple environment for showing mesa
 misalignment", 2019): the learner is paid for opening chests, and each chest uses up a key.
 
 Training layout: one key, three chests — keys are the bottleneck, so the base optimum goes
@@ -7,7 +7,7 @@ Base and intended reward are both "chests opened" (+1 per chest, discounted, γ 
 steps per episode); the proxy is "keys collected".
 
 A linear-softmax REINFORCE learner over four item-seeking gridworld features
-(:mod:`~mesabase.sims.envs.grid_features`: ``toward_key``, ``toward_chest``,
+(:mod:`~mesabase.sims.envs.features`: ``toward_key``, ``toward_chest``,
 ``toward_chest_with_key``, ``blocked``; no direction biases, so all it can learn to pursue
 is items) learns weights that transfer. Training gives ``toward_key`` the largest weight
 (the key leg is the long one), so in deployment it keeps collecting keys after it holds one
@@ -39,7 +39,7 @@ import numpy as np
 
 from ..agents.full import FullOptimizer
 from ..agents.reinforce import Reinforce
-from ..envs.grid_features import grid_features
+from ..envs.features import grid_features
 from ..envs.gridworld import build_gridworld
 from .base import Behaviour, Deployment, Scenario
 

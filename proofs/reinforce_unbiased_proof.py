@@ -6,7 +6,7 @@ For the K-action softmax π = softmax(θ) and a reward vector r,
 
 since Σ_a π_a = 1. Established with θ, r and b symbolic for K = 2, 3 and 4 separately (each
 K is an explicit expansion of the expectation; the differentiation is done by sympy, not by
-the score formula, so the check is independent of :mod:`mesabase.proofs.softmax_score`).
+the score formula, so the check is independent of :mod:`mesabase.proofs.softmax_score_proof`).
 """
 
 from __future__ import annotations

@@ -83,5 +83,6 @@ def dichotomy() -> Proof:
         steps=tuple(steps),
         holds=bool(ok),
         about="mesabase.sims.agents.full.FullOptimizer",
-        references=("shared/seeds/003 (the full optimiser)",),
+        references=("J. Wentworth and E. Hubinger, comment exchange on inner alignment and "
+                    "online learning (docs/concepts.md, References)",),
     )
