@@ -154,6 +154,39 @@ def test_demo_writes_every_figure_as_png_and_svg(demo_dir):
     assert not [p for p in out.rglob(".*")], "temporary files left behind"
 
 
+def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
+    """Each figure the demo draws, redrawn from its saved tables: its title names its
+    scenario, its symbols are mathtext that renders, no panel has more than MAX_BANDS bands,
+    and a gridworld map has a legend of its tiles and glyphs and no bitmask in its titles."""
+    import shutil
+
+    from figure_checks import check_gridworld_figure, check_post_figure
+
+    from mesabase.sims.meta.experiment import plot_meta_bandits
+    from mesabase.sims.reports import report
+
+    out = tmp_path / "results"
+    shutil.copytree(demo_dir[0], out)
+    drawn, write = {}, report.write_figure
+    monkeypatch.setattr(report, "write_figure", lambda fig, stem, dpi=None: (
+        drawn.__setitem__(stem.relative_to(out).as_posix(), fig), write(fig, stem, dpi))[1])
+    names = cli.demo_scenarios()
+    for name in names:
+        report.draw_scenario(out, name)
+    report.update_results(out)
+    drawn["meta-bandits/regret"] = plot_meta_bandits(
+        pd.read_csv(out / "meta-bandits" / "summary.csv"))
+    written = {p.relative_to(out).with_suffix("").as_posix() for p in out.rglob("*.png")}
+    assert set(drawn) == written                     # every figure of the demo is checked
+    for stem, fig in drawn.items():
+        scenario = stem.split("/")[0]
+        check_post_figure(fig, names if stem == "behaviours" else [scenario])
+        if "/policies-" in stem:
+            sc = get_scenario(scenario)
+            worlds = [sc.world] + ([sc.deploy.world] if sc.deploy and sc.deploy.world else [])
+            check_gridworld_figure(fig, worlds)
+
+
 def test_demo_tables_are_parquet(demo_dir):
     out, _ = demo_dir
     for name in cli.demo_scenarios():

@@ -29,6 +29,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from figure_checks import (  # noqa: E402
+    bands,
+    check_gridworld_figure,
+    check_post_figure,
+    legend_texts,
+)
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 from scipy import stats  # noqa: E402
@@ -38,6 +44,7 @@ from mesabase.sims.envs.gridworld import build_gridworld  # noqa: E402
 from mesabase.sims.reports.figures import (  # noqa: E402
     BLOG_DPI,
     BLOG_WIDTH,
+    MAX_BANDS,
     _simplex_xy,
     gap_summary,
     plot_behaviours,
@@ -48,7 +55,7 @@ from mesabase.sims.reports.figures import (  # noqa: E402
     save_figure,
     simplex_frame,
 )
-from mesabase.sims.reports.render import render_policy
+from mesabase.sims.reports.render import describe_collected, render_policy
 from mesabase.theory import solve  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -219,9 +226,9 @@ def test_plot_gridworld_policies_writes_files_and_checks_the_world(worlds, tmp_p
         frames["shadow", env] = policy_frame(w, opt, "shadow", env)
         frames["learner", env] = policy_frame(w, 0.5 * opt + 0.125, "learner", env)
     fig = plot_gridworld_policies(frames, worlds)
-    assert [ax.get_title() for ax in fig.axes] == [
-        "learner π_θt, train", "π*_t (history optimum), train",
-        "learner π_θt, deploy", "π*_t (history optimum), deploy"]
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == [
+        r"learner $\pi_{\theta_t}$, train", r"$\pi^*_t$ (history optimum), train",
+        r"learner $\pi_{\theta_t}$, deploy", r"$\pi^*_t$ (history optimum), deploy"]
     _check_written(fig, tmp_path, "policies")
     swapped = {"train": worlds["deploy"], "deploy": worlds["train"]}
     with pytest.raises(ValueError, match="wrong world"):
@@ -269,3 +276,88 @@ def test_plot_gaps_matches_the_stored_reference(tmp_path):
     moved = _reference_png(tmp_path / "moved", _gaps(bump=0.05))
     result = compare_images(str(REFERENCE), str(moved), tol=TOL, in_decorator=True)
     assert result is not None and result["rms"] > 2 * TOL
+
+
+# ---- fit for a post: titles, mathtext, legends, bands -------------------------------------
+def test_gap_figure_names_its_scenario_in_mathtext_and_thins_its_bands():
+    fig = plot_gaps(_gaps())
+    check_post_figure(fig, ["toy"])
+    assert fig.axes[0].get_ylabel() == r"gap in intended return $J_I$"
+    assert [bands(ax) for ax in fig.axes] == [3, 3]   # the total: its mean only
+
+
+def test_simplex_figure_names_its_scenario_in_mathtext(bandit_run):
+    fig = plot_simplex(simplex_frame(bandit_run).assign(scenario="proxy-bandit"))
+    check_post_figure(fig, ["proxy-bandit"])
+    assert r"learner $\pi_{\theta_t}$" in legend_texts(fig)
+
+
+def _policy_frames(worlds, collected=None):
+    frames = []
+    for env, w in worlds.items():
+        opt = solve(w.mdp).policy
+        status = collected.get(env) if collected else None
+        frames += [policy_frame(w, opt, "shadow", env, status),
+                   policy_frame(w, 0.5 * opt + 0.125, "learner", env, status)]
+    return pd.concat(frames, ignore_index=True).assign(scenario="keys-and-chests")
+
+
+def test_gridworld_figure_has_a_legend_of_tiles_and_glyphs(worlds):
+    fig = plot_gridworld_policies(_policy_frames(worlds), worlds)
+    check_post_figure(fig, ["keys-and-chests"])
+    check_gridworld_figure(fig, worlds.values())
+    entries = legend_texts(fig)
+    for name in ("start", "floor", "wall", "key", "chest", "goal"):
+        assert any(e.startswith(name) for e in entries), name
+    assert any(e.startswith("hatched: never reached") for e in entries)  # the keys' cells
+
+
+def test_gridworld_titles_spell_the_collected_items_in_words(worlds):
+    """keys = 0b10 (the second key) and chests = 0b1 are words, not "keys 10, chests 1"."""
+    status = {"train": (0b1, 0b1), "deploy": (0b10, 0)}
+    fig = plot_gridworld_policies(_policy_frames(worlds, status), worlds)
+    check_gridworld_figure(fig, worlds.values())
+    second = [ax.get_title().split("\n")[1] for ax in fig.axes]
+    assert second == ["1 of 1 key taken, 1 of 2 chests opened"] * 2 \
+        + ["1 of 2 keys taken, 0 of 1 chest opened"] * 2
+    assert any(e.startswith("floor (also a taken key") for e in legend_texts(fig))
+
+
+def test_describe_collected_names_checkpoints_and_worlds_without_items():
+    loop = build_gridworld("#####\n#S>v#\n#^<.#\n#####")
+    assert describe_collected(loop) == "no checkpoint credited yet"
+    assert describe_collected(loop, (0, 0, 1)) == "checkpoint 2 of 4 (outlined) credited last"
+    assert describe_collected(build_gridworld("S.G")) == "nothing to collect"
+
+
+def _regret_summary(agents, exact=True) -> pd.DataFrame:
+    rows = [{"agent": a, "horizon": h, "regret": 0.1 * h + i / 50, "ci_low": 0.1 * h,
+             "ci_high": 0.1 * h + 0.1,
+             "exact_regret": 0.1 * h if (exact and a == "bayes-optimal") else np.nan}
+            for i, a in enumerate(agents) for h in (2, 4, 8)]
+    return pd.DataFrame(rows)
+
+
+DEFAULT_AGENTS = ["bayes-optimal", "gittins", "ucb1", "thompson", "greedy", "reinforce",
+                  "maml", "meta-sgd", "belief-rl"]
+
+
+@pytest.mark.parametrize("agents, exact, panels", [
+    (DEFAULT_AGENTS, True, ["classical agents", "meta-learned agents"]),
+    (DEFAULT_AGENTS, False, ["classical agents (1/2)", "classical agents (2/2)",
+                             "meta-learned agents (1/2)", "meta-learned agents (2/2)"]),
+    ([f"agent-{i}" for i in range(9)], True, ["other agents (1/3)", "other agents (2/3)",
+                                              "other agents (3/3)"]),
+])
+def test_meta_bandit_panels_split_so_no_panel_has_more_than_max_bands(agents, exact, panels):
+    from mesabase.sims.meta.experiment import plot_meta_bandits
+
+    fig = plot_meta_bandits(_regret_summary(agents, exact))
+    check_post_figure(fig, ["meta-bandits"])
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == panels
+    assert all(1 <= bands(ax) <= MAX_BANDS for ax in axes)
+    shown = [t for ax in axes for t in (x.get_text() for x in ax.get_legend().get_texts())
+             if t not in ("bayes-optimal", "bayes-optimal (exact)")]
+    assert sorted(shown) == sorted(a for a in agents if a != "bayes-optimal")  # each once
+    assert "$" in axes[0].get_ylabel() and "$" in axes[0].get_xlabel()

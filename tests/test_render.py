@@ -116,3 +116,22 @@ def test_plot_on_given_axes_uses_the_palette():
     plot_policy(w, np.full((w.n_states, 4), 0.25), ax=axes[1])
     assert len(axes[1].collections) == 1  # one quiver of arrows
     plt.close(fig)
+
+
+def test_legend_handles_name_the_tiles_and_the_last_checkpoint_is_outlined():
+    from matplotlib.patches import Rectangle
+
+    from mesabase.sims.reports.render import TILE_NAMES, legend_handles
+
+    loop = build_gridworld("#####\n#S>v#\n#^<.#\n#####")
+    labels = [h.get_label() for h in legend_handles([loop], greyed=True, outlined=True)]
+    assert labels[:4] == [TILE_NAMES[c] for c in "S.#^"]
+    assert "hatched: never reached with this status" in labels
+    assert "checkpoint credited last (outlined)" in labels
+    assert labels[-1].startswith("one arrow per action") and "$" in labels[-1]
+    fig, ax = plt.subplots()
+    plot_policy(loop, np.full((loop.n_states, 4), 0.25), collected=(0, 0, 0), ax=ax)
+    r, c = loop.checkpoints[0]
+    outlines = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert [(p.get_x() + 0.44, p.get_y() + 0.44) for p in outlines] == [(c, r)]
+    plt.close(fig)

@@ -33,13 +33,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from ..reports.figures import BLOG_WIDTH, _figure, _need, _styled, save_figure
+from ..reports.figures import (
+    BLOG_WIDTH,
+    MAX_BANDS,
+    need_columns,
+    new_figure,
+    save_figure,
+    styled,
+)
 from ..reports.render import OKABE_ITO
 from .agents import UCB1, BayesOptimalAgent, GittinsAgent, Greedy, Thompson
 from .belief import train_belief_policy
 from .maml import meta_train
 from .memoryless import MemorylessReinforce
-from .rollout import Agent, check_int, rollout
+from .rollouts import Agent, check_int, rollout
 from .tasks import BetaTasks, DependentTasks
 
 __all__ = ["AgentSpec", "FAMILIES", "make_tasks", "classical_agents", "meta_learned_agents",
@@ -289,7 +296,7 @@ def summarise(df: pd.DataFrame, tasks=None, confidence: float = 0.95) -> pd.Data
       (ȳ), sd, ci_low, ci_high, exact_regret, mean_return; agents in order of appearance,
       horizons ascending.
     """
-    df = _need(df, list(COLUMNS), "df")
+    df = need_columns(df, list(COLUMNS), "df")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
     if tasks is None and {"family", "n_arms", "prior"} <= set(df.attrs):
@@ -319,62 +326,108 @@ def summarise(df: pd.DataFrame, tasks=None, confidence: float = 0.95) -> pd.Data
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 _LINES = ("-", "--", "-.", ":")
+#: Panel of each default agent: the classical agents and the meta-learned ones.
+_FAMILY_OF = {"gittins": "classical", "ucb1": "classical", "thompson": "classical",
+              "greedy": "classical", "reinforce": "meta-learned", "maml": "meta-learned",
+              "meta-sgd": "meta-learned", "belief-rl": "meta-learned"}
+_REFERENCE = "bayes-optimal"
 
 
-@_styled
+def _panels(agents: list, budget: int) -> list[tuple[str, list]]:
+    """The agents other than the reference, grouped by family (consecutive runs, in order)
+    and each group cut into balanced chunks of at most ``budget``: (title, agents) each."""
+    groups: list[tuple[str, list]] = []
+    for a in agents:
+        fam = _FAMILY_OF.get(str(a), "other")
+        if groups and groups[-1][0] == fam:
+            groups[-1][1].append(a)
+        else:
+            groups.append((fam, [a]))
+    out = []
+    for fam, members in groups:
+        k = -(-len(members) // budget)
+        size = -(-len(members) // k)
+        for j in range(k):
+            chunk = members[j * size:(j + 1) * size]
+            out.append((f"{fam} agents" + (f" ({j + 1}/{k})" if k > 1 else ""), chunk))
+    return out or [("", [])]
+
+
+@styled
 def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None) -> Figure:
     """Bayes regret versus horizon, one line per agent with its confidence band (the
-    ``ci_low``/``ci_high`` of :func:`summarise`), the Bayes-optimal agent in black, and its
-    exact Bayes regret (open diamonds) where known. Log-scaled horizon axis, ticks at the
-    horizons of the table.
+    ``ci_low``/``ci_high`` of :func:`summarise`), on a log-scaled horizon axis with ticks at
+    the table's horizons. So that bands stay readable, a panel shows at most
+    :data:`~mesabase.sims.reports.figures.MAX_BANDS` of them: the agents are split into
+    panels (the classical and the meta-learned agents apart; larger groups cut in balanced
+    chunks), sharing the y axis. Every panel repeats the Bayes-optimal agent (black) as
+    the reference: its exact Bayes regret (open diamonds, where known) and its Monte-Carlo
+    mean, whose band is drawn only where the exact value is unknown.
 
     Args:
       summary: the table of :func:`summarise`.
       path: if given, a path stem (a ``.png``/``.svg`` suffix is dropped): the figure is
         saved as ``{stem}.png`` and ``{stem}.svg``
         (:func:`~mesabase.sims.reports.figures.save_figure`).
-      title: the figure title (the default names the bands as 95% t-intervals over tasks).
+      title: the figure title (the default names the study, meta-bandits, and the bands as
+        95% t-intervals over tasks).
 
     Returns:
-      The matplotlib Figure.
+      The matplotlib Figure (one Axes per panel).
     """
-    df = _need(summary, ["agent", "horizon", "regret", "ci_low", "ci_high"], "summary")
-    fig = _figure(BLOG_WIDTH, 4.8)
-    ax = fig.subplots()
+    df = need_columns(summary, ["agent", "horizon", "regret", "ci_low", "ci_high"], "summary")
+    agents = list(dict.fromkeys(df["agent"]))
+    ref = df[df["agent"] == _REFERENCE].sort_values("horizon")
+    exact = (df.dropna(subset=["exact_regret"]).sort_values("horizon")
+             if "exact_regret" in df else df.iloc[:0])
+    ref_band = not ref.empty and exact.empty
+    panels = _panels([a for a in agents if a != _REFERENCE], MAX_BANDS - ref_band)
+    fig = new_figure(BLOG_WIDTH, 5.2 if len(panels) <= 2 else 8.4)
+    ncols = min(len(panels), 2)
+    axes = fig.subplots(-(-len(panels) // ncols), ncols, squeeze=False, sharey=True).ravel()
     colours = [c for k, c in OKABE_ITO.items() if k not in ("black", "yellow")] \
         + ["#999999", OKABE_ITO["yellow"]]
-    i = 0
-    for agent in dict.fromkeys(df["agent"]):
-        d = df[df["agent"] == agent].sort_values("horizon")
-        if agent == "bayes-optimal":
-            colour, style, marker = OKABE_ITO["black"], "-", "o"
-        else:
-            colour = colours[i % len(colours)]
-            style, marker = _LINES[(i + 1) % len(_LINES)], _MARKERS[(i + 1) % len(_MARKERS)]
-            i += 1
+    style = {_REFERENCE: (OKABE_ITO["black"], "-", "o")}
+    for i, a in enumerate(a for a in agents if a != _REFERENCE):
+        style[a] = (colours[i % len(colours)], _LINES[(i + 1) % len(_LINES)],
+                    _MARKERS[(i + 1) % len(_MARKERS)])
+
+    def draw(ax, d, agent, band):
+        colour, ls, marker = style[agent]
         h = d["horizon"].to_numpy(dtype=float)
+        top = {"zorder": 4, "linewidth": 1.5} if agent == _REFERENCE else {}
         ax.plot(h, d["regret"].to_numpy(dtype=float), color=colour, label=str(agent),
-                linestyle=style, marker=marker, markersize=5)
-        ax.fill_between(h, d["ci_low"].to_numpy(dtype=float),
-                        d["ci_high"].to_numpy(dtype=float), color=colour, alpha=0.15,
-                        linewidth=0)
-    if "exact_regret" in df:
-        ex = df.dropna(subset=["exact_regret"])
-        if not ex.empty:
-            ax.plot(ex["horizon"].to_numpy(dtype=float),
-                    ex["exact_regret"].to_numpy(dtype=float), linestyle="none", marker="D",
-                    markerfacecolor="none", markeredgecolor=OKABE_ITO["black"],
-                    markersize=9, label="bayes-optimal (exact)")
+                linestyle=ls, marker=marker, markersize=5, **top)
+        if band:
+            ax.fill_between(h, d["ci_low"].to_numpy(dtype=float),
+                            d["ci_high"].to_numpy(dtype=float), color=colour, alpha=0.15,
+                            linewidth=0)
+
     hs = sorted(set(df["horizon"].astype(int)))
-    if len(hs) > 1 and hs[0] > 0:
-        ax.set_xscale("log")
-    ax.set_xticks(hs, [str(h) for h in hs])
-    ax.minorticks_off()
-    ax.set_xlabel("horizon H (pulls)")
-    ax.set_ylabel("Bayes regret  H·E[max p] − E[Σₜ p(aₜ)]")
-    ax.set_title(title or "Bayes regret versus horizon (bands: 95% t-intervals over tasks)")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
-               frameon=False)
+    for ax, (name, members) in zip(axes, panels, strict=False):
+        if not ref.empty:
+            draw(ax, ref, _REFERENCE, ref_band)
+        for agent in members:
+            draw(ax, df[df["agent"] == agent].sort_values("horizon"), agent, True)
+        if not exact.empty:
+            ax.plot(exact["horizon"].to_numpy(dtype=float),
+                    exact["exact_regret"].to_numpy(dtype=float), linestyle="none",
+                    marker="D", markerfacecolor="none", markeredgecolor=OKABE_ITO["black"],
+                    markersize=9, label="bayes-optimal (exact)")
+        if len(hs) > 1 and hs[0] > 0:
+            ax.set_xscale("log")
+        ax.set_xticks(hs, [str(h) for h in hs])
+        ax.minorticks_off()
+        ax.set_xlabel("horizon $H$ (pulls)")
+        ax.set_title(name)
+        ax.legend(loc="upper left", fontsize=9, frameon=False)
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
+    for ax in axes[::ncols]:
+        ax.set_ylabel(r"Bayes regret $H\,\mathbb{E}[\mathrm{max}_k\,p_k]"
+                      r" - \mathbb{E}[\Sigma_t\,p_{a_t}]$")
+    fig.suptitle(title or "meta-bandits: Bayes regret versus horizon\n"
+                 "(bands: 95% t-intervals over tasks; black: the Bayes-optimal agent)")
     if path is not None:
         stem = str(path)
         for ext in (".png", ".svg"):

@@ -18,6 +18,12 @@ the same whatever the user's matplotlibrc:
 Colours: outer terms are warm (specification gap vermillion, history gap orange), the inner
 term blue (learner gap), the total black; the learner blue and π*_t vermillion.
 
+For a post: every figure's title names its scenario; symbols are matplotlib mathtext
+(``$J_I$``, ``$\\pi_{\\theta_t}$``, ``$\\pi^*_t$``), never literal underscores; no panel shows
+more than :data:`MAX_BANDS` confidence bands (a crowded figure is split into panels or its
+bands thinned); gridworld maps carry a legend of their tiles and glyphs and say in words what
+was collected (:func:`~mesabase.sims.reports.render.describe_collected`), not as bitmasks.
+
 Reference: M. Okabe and K. Ito, "Color Universal Design (CUD)" (2002),
 https://jfly.uni-koeln.de/color/; the figures-from-logged-tables split follows bsuite's
 ``analysis.py`` (I. Osband et al., "Behaviour Suite for Reinforcement Learning", ICLR 2020).
@@ -40,15 +46,26 @@ from scipy import stats
 from mesabase.theory.attribution import proportion
 
 from ..envs.gridworld import Gridworld
-from .render import _TIE_TOL, ARROW_GLYPHS, OKABE_ITO, _collected, plot_policy
+from .render import (
+    ARROW_GLYPHS,
+    OKABE_ITO,
+    TIE_TOL,
+    collected_status,
+    describe_collected,
+    legend_handles,
+    plot_policy,
+)
 
-__all__ = ["STYLE", "BLOG_WIDTH", "BLOG_DPI", "GAP_COLUMNS", "gap_summary", "plot_gaps",
-           "simplex_frame", "plot_simplex", "policy_frame", "plot_gridworld_policies",
-           "plot_behaviours", "save_figure"]
+__all__ = ["STYLE", "BLOG_WIDTH", "BLOG_DPI", "MAX_BANDS", "GAP_COLUMNS", "gap_summary",
+           "plot_gaps", "simplex_frame", "plot_simplex", "policy_frame",
+           "plot_gridworld_policies", "plot_behaviours", "save_figure", "styled", "new_figure",
+           "need_columns"]
 
 #: Figure width in inches, and the PNG resolution: 7 in × 200 dpi = 1400 px.
 BLOG_WIDTH = 7.0
 BLOG_DPI = 200
+#: At most this many confidence bands in one panel: more overlap into an unreadable wash.
+MAX_BANDS = 4
 #: The fixed style every figure is drawn and saved under (on top of matplotlib's defaults).
 STYLE = {
     "font.family": "DejaVu Sans", "font.size": 11, "axes.titlesize": 12,
@@ -64,17 +81,17 @@ GAP_COLUMNS = (
     ("spec_gap", "specification gap (outer)", OKABE_ITO["vermillion"], "-"),
     ("history_gap", "history gap (outer)", OKABE_ITO["orange"], "--"),
     ("learner_gap", "learner gap (inner)", OKABE_ITO["blue"], "-."),
-    ("total", "total intended regret", OKABE_ITO["black"], ":"),
+    ("total", "total intended regret (their sum)", OKABE_ITO["black"], ":"),
 )
-_WHO = {"learner": ("learner π_θt", OKABE_ITO["blue"]),
-        "shadow": ("π*_t (history optimum)", OKABE_ITO["vermillion"])}
-_SHADOW_SIMPLEX = "π*_t (larger square: more recorded steps there)"
+_WHO = {"learner": (r"learner $\pi_{\theta_t}$", OKABE_ITO["blue"]),
+        "shadow": (r"$\pi^*_t$ (history optimum)", OKABE_ITO["vermillion"])}
+_SHADOW_SIMPLEX = r"$\pi^*_t$ (larger square: more recorded steps there)"
 _LABEL_STYLE = {"outer": (OKABE_ITO["vermillion"], "//"), "inner": (OKABE_ITO["blue"], ".."),
                 "none": ("#BBBBBB", "")}
 _MOVES = ("north", "south", "east", "west")
 
 
-def _styled(fn):
+def styled(fn):
     """Run ``fn`` under :data:`STYLE` on top of matplotlib's defaults."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -83,7 +100,8 @@ def _styled(fn):
     return wrapper
 
 
-def _need(df, columns, name: str) -> pd.DataFrame:
+def need_columns(df, columns, name: str) -> pd.DataFrame:
+    """``df``, checked to be a non-empty DataFrame with ``columns`` (errors name it)."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame; got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
@@ -94,8 +112,14 @@ def _need(df, columns, name: str) -> pd.DataFrame:
     return df
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """A pyplot-free Figure of ``width`` × ``height`` inches, constrained layout."""
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _scenario_of(df: pd.DataFrame) -> str:
+    """The table's scenario name(s) for a title ("" when it has no scenario column)."""
+    return ", ".join(map(str, dict.fromkeys(df["scenario"]))) if "scenario" in df else ""
 
 
 # ---- the three gaps over time ------------------------------------------------------------
@@ -116,7 +140,7 @@ def gap_summary(gaps_df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame
       0.2000 ± 0.2484
     """
     gaps = [g[0] for g in GAP_COLUMNS]
-    df = _need(gaps_df, ["scenario", "environment", "seed", "step", *gaps], "gaps_df")
+    df = need_columns(gaps_df, ["scenario", "environment", "seed", "step", *gaps], "gaps_df")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}")
     grouped = df.groupby(["scenario", "environment", "step"], sort=True)
@@ -148,7 +172,7 @@ def _environments(values) -> list:
     return sorted(values, key=lambda e: (order.get(e, 2), str(e)))
 
 
-@_styled
+@styled
 def plot_gaps(gaps_df: pd.DataFrame, scenario: str | None = None,
               confidence: float = 0.95) -> Figure:
     """The three gaps and their total against the step, seed mean with a ``confidence``
@@ -158,22 +182,24 @@ def plot_gaps(gaps_df: pd.DataFrame, scenario: str | None = None,
     columns scenario, environment ("train" | "deploy"), seed, step, spec_gap, history_gap,
     learner_gap, total (extra columns ignored). ``scenario`` picks one scenario; it may be
     omitted when the table holds only one. Gaps are in units of the intended return J_I.
+    The total, their sum, is drawn as its mean only: three bands per panel, not four.
     """
-    df = _one(_need(gaps_df, ["scenario"], "gaps_df"), "scenario", scenario, "gaps_df")
+    df = _one(need_columns(gaps_df, ["scenario"], "gaps_df"), "scenario", scenario, "gaps_df")
     summ = gap_summary(df, confidence)
     envs = _environments(summ["environment"].unique())
-    fig = _figure(BLOG_WIDTH, 4.4)
+    fig = new_figure(BLOG_WIDTH, 4.4)
     axes = fig.subplots(1, len(envs), sharey=True, squeeze=False)[0]
     for ax, env in zip(axes, envs, strict=True):
         s = summ[summ["environment"] == env]
         for col, label, colour, ls in GAP_COLUMNS:
             ax.plot(s["step"], s[f"{col}_mean"], ls, color=colour, label=label)
-            ax.fill_between(s["step"], s[f"{col}_low"], s[f"{col}_high"], color=colour,
-                            alpha=0.2, linewidth=0)
+            if col != "total":
+                ax.fill_between(s["step"], s[f"{col}_low"], s[f"{col}_high"], color=colour,
+                                alpha=0.2, linewidth=0)
         ax.axhline(0.0, color="#888888", linewidth=0.8, zorder=0)
         ax.set_title(f"{env} environment")
-        ax.set_xlabel("step t (transitions seen)")
-    axes[0].set_ylabel("gap in intended return J_I")
+        ax.set_xlabel("step $t$ (transitions seen)")
+    axes[0].set_ylabel(r"gap in intended return $J_I$")
     n = int(summ["n_seeds"].max())
     fig.suptitle(f"{df['scenario'].iloc[0]}: regret decomposition, "
                  f"mean ± {confidence:.0%} CI over {n} seeds")
@@ -211,22 +237,22 @@ def _simplex_xy(p) -> np.ndarray:
     return np.asarray(p, dtype=np.float64) @ _CORNERS
 
 
-@_styled
+@styled
 def plot_simplex(simplex_df: pd.DataFrame, seeds=None, max_seeds: int = 3) -> Figure:
     """Trajectories of the learner and of π*_t on the 2-simplex, one triangle per seed.
 
     ``simplex_df``: columns seed, step, who ("learner" | "shadow"), p0, p1, p2 (see
-    :func:`simplex_frame`). The learner is a line from ○ (first recorded step) to ● (last);
-    π*_t, piecewise constant, is a hollow square at each point it visits, of area
-    40 + 260·(fraction of recorded steps spent there) pt². ``seeds``: which to draw
-    (default: the first ``max_seeds``).
+    :func:`simplex_frame`), and optionally scenario (named in the title). The learner is a
+    line from ○ (first recorded step) to ● (last); π*_t, piecewise constant, is a hollow
+    square at each point it visits, of area 40 + 260·(fraction of recorded steps spent
+    there) pt². ``seeds``: which to draw (default: the first ``max_seeds``).
     """
-    df = _need(simplex_df, ["seed", "step", "who", "p0", "p1", "p2"], "simplex_df")
+    df = need_columns(simplex_df, ["seed", "step", "who", "p0", "p1", "p2"], "simplex_df")
     chosen = sorted(df["seed"].unique())[:max_seeds] if seeds is None else list(seeds)
     absent = [s for s in chosen if s not in set(df["seed"])]
     if absent:
         raise ValueError(f"seeds {absent} are not in simplex_df")
-    fig = _figure(BLOG_WIDTH, BLOG_WIDTH / max(len(chosen), 2) * 0.95 + 0.8)
+    fig = new_figure(BLOG_WIDTH, BLOG_WIDTH / max(len(chosen), 2) * 0.95 + 0.8)
     axes = fig.subplots(1, len(chosen), squeeze=False)[0]
     for ax, seed in zip(axes, chosen, strict=True):
         ax.fill(*_CORNERS.T, facecolor="#F4F4F4", edgecolor="#555555", linewidth=1.0)
@@ -254,7 +280,9 @@ def plot_simplex(simplex_df: pd.DataFrame, seeds=None, max_seeds: int = 3) -> Fi
         ax.axis("off")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
-    fig.suptitle("Bandit policy on the probability simplex (corner = all mass on one arm)")
+    scen = _scenario_of(df)
+    fig.suptitle(f"{scen}: " * bool(scen) + "bandit policy on the probability simplex\n"
+                 "(corner = all mass on one arm)")
     return fig
 
 
@@ -274,14 +302,14 @@ def policy_frame(world: Gridworld, pi, who: str, environment: str,
     if bad.any():
         s = int(np.flatnonzero(bad)[0])
         raise ValueError(f"pi[{s}] = {pi[s]} is not a probability row")
-    keys, chests, lap = _collected(world, collected)
+    keys, chests, lap = collected_status(world, collected)
     grid = world.state_grid(keys, chests, lap)
     states = np.sort(grid[grid >= 0])
     if states.size == 0:
         raise ValueError(f"no state of this world has keys={keys}, chests={chests}, lap={lap}")
     rows = pi[states]
     best = rows.max(axis=1)
-    ties = (rows >= best[:, None] - _TIE_TOL).sum(axis=1) > 1
+    ties = (rows >= best[:, None] - TIE_TOL).sum(axis=1) > 1
     action = rows.argmax(axis=1)
     dec = [world.decode(s) for s in states]
     return pd.DataFrame({
@@ -320,7 +348,7 @@ def _panel_policy(d: pd.DataFrame, world: Gridworld, where: str):
     return pi, collected
 
 
-@_styled
+@styled
 def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Figure:
     """Maps with the learner's and π*_t's policies side by side (columns), for the training
     and deployment environments (rows), each drawn by
@@ -328,7 +356,8 @@ def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Fi
 
     ``frames``: a DataFrame of :func:`policy_frame` rows (columns who, environment, state,
     row, col, keys, chests, lap, p_north, p_south, p_east, p_west), or a list or mapping
-    of such frames (concatenated), with one policy per (who, environment). ``world_by_env``: the
+    of such frames (concatenated), with one policy per (who, environment), and optionally a
+    scenario column (named in the title). ``world_by_env``: the
     Gridworld of each environment named in the table. The world is static structure (walls,
     items, the state indexing), not a result, so it is passed rather than stored; the table's
     (state, row, col) are checked against it.
@@ -339,7 +368,7 @@ def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Fi
         frames = pd.concat(frames, ignore_index=True)
     cols = ["who", "environment", "state", "row", "col", "keys", "chests", "lap",
             *(f"p_{m}" for m in _MOVES)]
-    df = _need(frames, cols, "frames")
+    df = need_columns(frames, cols, "frames")
     envs = _environments(df["environment"].unique())
     who_order = {"learner": 0, "shadow": 1}
     whos = sorted(df["who"].unique(), key=lambda w: (who_order.get(w, 2), str(w)))
@@ -348,8 +377,9 @@ def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Fi
         raise ValueError(f"world_by_env lacks the environments {absent}")
     aspect = max(world_by_env[e].height / world_by_env[e].width for e in envs)
     panel_w = BLOG_WIDTH / len(whos)
-    fig = _figure(BLOG_WIDTH, len(envs) * (panel_w * aspect * 0.9 + 0.5) + 0.5)
+    fig = new_figure(BLOG_WIDTH, len(envs) * (panel_w * aspect * 0.9 + 0.55) + 0.95)
     axes = fig.subplots(len(envs), len(whos), squeeze=False)
+    greyed = taken = outlined = False
     for i, env in enumerate(envs):
         for j, who in enumerate(whos):
             d = df[(df["environment"] == env) & (df["who"] == who)]
@@ -359,16 +389,24 @@ def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Fi
                 continue
             world = world_by_env[env]
             pi, collected = _panel_policy(d, world, f"({who}, {env})")
-            title = f"{_WHO.get(who, (str(who), None))[0]}, {env}"
-            if collected != (0, 0, -1):
-                k, c, lap = collected
-                title += f"\nkeys {k:b}, chests {c:b}" + (f", lap {lap}" if lap >= 0 else "")
+            title = (f"{_WHO.get(who, (str(who), None))[0]}, {env}\n"
+                     f"{describe_collected(world, collected)}")
             plot_policy(world, pi, collected, ax=ax, title=title)
+            ax.title.set_fontsize(10)
             ax.grid(which="major", visible=False)
             ax.spines[:].set_visible(False)
+            grid = world.state_grid(*collected)
+            greyed |= any(grid[r, c] < 0 and ch != "#" for r, row in enumerate(world.rows)
+                          for c, ch in enumerate(row))
+            taken |= bool(collected[0] or collected[1])
+            outlined |= collected[2] >= 0
     fresh = bool(((df["keys"] == 0) & (df["chests"] == 0) & (df["lap"] == -1)).all())
-    fig.suptitle("Policies on the map" + (", nothing collected yet" if fresh else "")
-                 + " (arrow length ∝ action probability)")
+    scen = _scenario_of(df)
+    fig.suptitle(f"{scen}: " * bool(scen) + "learner and $\\pi^*_t$ on the map"
+                 + (", nothing collected yet" if fresh else ""))
+    fig.legend(handles=legend_handles([world_by_env[e] for e in envs], greyed=greyed,
+                                      taken=taken, outlined=outlined),
+               loc="outside lower center", ncols=2, frameon=False, fontsize=9)
     return fig
 
 
@@ -386,7 +424,7 @@ def _interval(df: pd.DataFrame, lab: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(lo), np.array(hi)
 
 
-@_styled
+@styled
 def plot_behaviours(verdicts_df: pd.DataFrame, confidence_label: str = "95% CI") -> Figure:
     """Per scenario (one panel each), per behaviour and environment, the fraction of seeds
     whose verdict is outer, inner or none, with confidence-interval error bars.
@@ -397,7 +435,7 @@ def plot_behaviours(verdicts_df: pd.DataFrame, confidence_label: str = "95% CI")
     frac_none, n_seeds, and optionally verdict (written under the group) and
     frac_none_low / frac_none_high (else computed, exact Clopper–Pearson, from n_seeds).
     """
-    df = _need(verdicts_df, ["scenario", "environment", "behaviour", "frac_outer",
+    df = need_columns(verdicts_df, ["scenario", "environment", "behaviour", "frac_outer",
                              "frac_outer_low", "frac_outer_high", "frac_inner",
                              "frac_inner_low", "frac_inner_high", "frac_none", "n_seeds"],
                "verdicts_df")
@@ -407,7 +445,7 @@ def plot_behaviours(verdicts_df: pd.DataFrame, confidence_label: str = "95% CI")
     scenarios = list(dict.fromkeys(df["scenario"]))
     ncols = min(len(scenarios), 2)
     nrows = math.ceil(len(scenarios) / ncols)
-    fig = _figure(BLOG_WIDTH, 3.2 * nrows + 0.6)
+    fig = new_figure(BLOG_WIDTH, 3.2 * nrows + 0.6)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
     width = 0.26
     for ax, scen in zip(axes, scenarios, strict=False):

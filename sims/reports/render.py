@@ -30,8 +30,10 @@ import numpy as np
 from ..envs.gridmap import ARROWS
 from ..envs.gridworld import GridState, Gridworld
 
-__all__ = ["OKABE_ITO", "CELL_COLOURS", "ARROW_GLYPHS", "render_map", "render_values",
-           "render_policy", "plot_map", "plot_values", "plot_policy"]
+__all__ = ["OKABE_ITO", "CELL_COLOURS", "ARROW_GLYPHS", "TILE_NAMES", "TIE_TOL",
+           "collected_status", "render_map",
+           "render_values", "render_policy", "describe_collected", "plot_map", "plot_values",
+           "plot_policy", "legend_handles"]
 
 #: The Okabe–Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -48,10 +50,25 @@ CELL_COLOURS = {
 ARROW_GLYPHS = ("↑", "↓", "→", "←")
 _LABELS = {"S": "S", "G": "G", "L": "L", "k": "k", "c": "c",
            "^": "↑", "v": "↓", ">": "→", "<": "←"}
-_TIE_TOL = 1e-9
+#: Actions within this of the most likely one tie (argmax is a set): glyph ``+``.
+TIE_TOL = 1e-9
+#: Legend text of each kind of tile (the four checkpoint arrows share one entry).
+TILE_NAMES = {
+    "S": "start (S)", ".": "floor", "#": "wall", "k": "key (k)",
+    "c": "chest (c): opening it uses a key", "G": "goal (G): ends the episode",
+    "L": "lava (L): ends the episode",
+    "^": "checkpoint (↑ ↓ → ←): credited when entered in the arrow's direction",
+}
+#: The wash over cells with no state of the status shown: the tile's colour shows through,
+#: faded and hatched.
+_UNREACHED = {"facecolor": (1.0, 1.0, 1.0, 0.55), "hatch": "///", "edgecolor": "#666666",
+              "linewidth": 0.0}
+_RING = OKABE_ITO["yellow"]
 
 
-def _collected(world: Gridworld, collected) -> tuple[int, int, int]:
+def collected_status(world: Gridworld, collected) -> tuple[int, int, int]:
+    """``collected`` (None, (keys, chests[, lap]), a dict or a GridState; see the module
+    docstring) as the tuple (keys, chests, lap) of bitmasks and lap index."""
     if collected is None:
         return 0, 0, -1
     if isinstance(collected, GridState):
@@ -69,8 +86,36 @@ def _collected(world: Gridworld, collected) -> tuple[int, int, int]:
     return t if len(t) == 3 else (*t, -1)
 
 
+def _n_of(k: int, n: int, noun: str, verb: str) -> str:
+    return f"{k} of {n} {noun}{'' if n == 1 else 's'} {verb}"
+
+
+def describe_collected(world: Gridworld, collected=None) -> str:
+    """The collected status in words, for titles: how many of the world's keys are taken,
+    chests opened, and which checkpoint (in lap order) was credited last; only the kinds
+    of item the world has.
+
+    Example:
+      >>> from mesabase.sims.envs.gridworld import build_gridworld
+      >>> w = build_gridworld("#S.kkck#")
+      >>> describe_collected(w, (0b100, 0))          # the bitmask 100: the third key
+      '1 of 3 keys taken, 0 of 1 chest opened'
+    """
+    keys, chests, lap = collected_status(world, collected)
+    parts = []
+    if world.keys:
+        parts.append(_n_of(keys.bit_count(), len(world.keys), "key", "taken"))
+    if world.chests:
+        parts.append(_n_of(chests.bit_count(), len(world.chests), "chest", "opened"))
+    if world.checkpoints:
+        n = len(world.checkpoints)
+        parts.append("no checkpoint credited yet" if lap < 0 else
+                     f"checkpoint {lap + 1} of {n} (outlined) credited last")
+    return ", ".join(parts) if parts else "nothing to collect"
+
+
 def _grid(world: Gridworld, collected) -> np.ndarray:
-    keys, chests, lap = _collected(world, collected)
+    keys, chests, lap = collected_status(world, collected)
     grid = world.state_grid(keys, chests, lap)
     if (grid < 0).all():
         raise ValueError(f"no state of this world has keys={keys}, chests={chests}, lap={lap}")
@@ -143,7 +188,7 @@ def render_values(world: Gridworld, V, collected=None, *, digits: int = 2, t: in
 
 
 def _policy_glyph(p: np.ndarray) -> str:
-    best = np.flatnonzero(p >= p.max() - _TIE_TOL)
+    best = np.flatnonzero(p >= p.max() - TIE_TOL)
     return ARROW_GLYPHS[best[0]] if best.size == 1 else "+"
 
 
@@ -275,6 +320,12 @@ def plot_values(world: Gridworld, V, collected=None, ax=None, *, title: str | No
     return ax
 
 
+def _unreached(c, r):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((c - 0.5, r - 0.5), 1.0, 1.0, zorder=1, **_UNREACHED)
+
+
 def _square(c, r, colour, alpha: float = 1.0):
     from matplotlib.patches import Rectangle
 
@@ -287,9 +338,10 @@ def plot_policy(world: Gridworld, pi, collected=None, ax=None, *, title: str | N
     """The policy on the map for one collected status: from each cell's centre, an arrow
     per action of length ∝ π(a|s) (actions below ``min_prob`` omitted), so ties and
     stochastic policies show. Taken keys and opened chests are drawn as floor; cells with
-    no such state are greyed. Returns the Axes."""
+    no such state are faded and hatched; the checkpoint credited last (lap ≥ 0) is outlined
+    in yellow. Returns the Axes (:func:`legend_handles` explains the tiles and glyphs)."""
     pi = _at_t(pi, "pi", world, 2, t)
-    keys, chests, lap = _collected(world, collected)
+    keys, chests, lap = collected_status(world, collected)
     grid = _grid(world, collected)
     ax = _axes(world, ax)
     _draw_cells(ax, world, GridState(0, 0, keys, chests, lap), _fontsize(ax), corner=True)
@@ -298,7 +350,7 @@ def plot_policy(world: Gridworld, pi, collected=None, ax=None, *, title: str | N
         for c, s in enumerate(row):
             if s < 0:
                 if world.rows[r][c] != "#":
-                    ax.add_patch(_square(c, r, "#BBBBBB", alpha=0.8))
+                    ax.add_patch(_unreached(c, r))
                 continue
             if world.rows[r][c] in ("G", "L"):
                 continue
@@ -312,5 +364,49 @@ def plot_policy(world: Gridworld, pi, collected=None, ax=None, *, title: str | N
         ax.quiver(X, Y, U, Vv, angles="xy", scale_units="xy", scale=1.0, units="xy",
                   width=0.06, headwidth=3.0, headlength=3.0, headaxislength=2.6,
                   color=OKABE_ITO["black"], zorder=3)
+    if 0 <= lap < len(world.checkpoints):
+        r, c = world.checkpoints[lap]
+        ax.add_patch(_ring(c, r))
     _frame(ax, world, title)
     return ax
+
+
+def _ring(c, r):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((c - 0.44, r - 0.44), 0.88, 0.88, fill=False, edgecolor=_RING,
+                     linewidth=2.5, zorder=5)
+
+
+def legend_handles(worlds, *, policy: bool = True, greyed: bool = False,
+                   taken: bool = False, outlined: bool = False) -> list:
+    """Legend handles for gridworld pictures: one per kind of tile found in ``worlds`` (an
+    iterable of Gridworlds), in the colours of :data:`CELL_COLOURS`, then the glyphs:
+    ``policy`` the action arrows of :func:`plot_policy`; ``greyed`` the hatched wash of
+    cells with no state of the status shown; ``taken`` that taken keys and opened chests are
+    drawn as floor; ``outlined`` the outline of the last credited checkpoint. Use as
+    ``fig.legend(handles=legend_handles([world]))``."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    chars = {ch for w in worlds for row in w.rows for ch in row}
+    chars = {"^" if ch in ARROWS else ch for ch in chars}
+    handles = []
+    for ch, name in TILE_NAMES.items():
+        if ch in chars:
+            if ch == "." and taken:
+                name = "floor (also a taken key or an opened chest)"
+            handles.append(Patch(facecolor=CELL_COLOURS[ch], edgecolor="#888888", label=name))
+    if greyed:
+        handles.append(Patch(**{**_UNREACHED, "linewidth": 0.8},
+                             label="hatched: never reached with this status"))
+    if outlined:
+        handles.append(Line2D([], [], linestyle="none", marker="s", markersize=11,
+                              markerfacecolor="none", markeredgecolor=_RING,
+                              markeredgewidth=2.5,
+                              label="checkpoint credited last (outlined)"))
+    if policy:
+        handles.append(Line2D([], [], linestyle="none", marker=r"$\rightarrow$",
+                              markersize=13, color=OKABE_ITO["black"],
+                              label=r"one arrow per action, length $\propto \pi(a \mid s)$"))
+    return handles
