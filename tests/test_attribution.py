@@ -13,9 +13,9 @@ from scipy.stats import binomtest
 
 from mesabase.theory import History, InvalidMDP, TabularMDP, empirical_mdp, expected_return
 from mesabase.theory.attribution import (
-    attribute,
     behaviour_range,
     behaviour_values,
+    behaviour_verdicts,
     decompose,
     proportion,
     verdict,
@@ -236,7 +236,8 @@ def test_misspecified_reward_gives_spec_gap_and_outer():
     d = decompose(mdp, FINISH, POINTS, _batch(sol.policy), _batch(LOOPER))
     assert abs(d.spec_gap[0, 0] - 1.0) <= TOL            # J_I(π_I*) = 1, J_I(π_B*) = 0
     assert abs(d.history_gap[0, 0]) <= TOL                # full data: π*_t = π_B*
-    v = attribute(mdp, {"loops": LOOPS}, {"loops": 1.0}, LOOPER[None], allowed[None])["loops"]
+    v = behaviour_verdicts(mdp, {"loops": LOOPS}, {"loops": 1.0}, LOOPER[None],
+                           allowed[None])["loops"]
     assert v.label.tolist() == ["outer"] and bool(v.every_optimal_shows[0])
     assert abs(v.hi[0] - 9.0) <= TOL                      # loop from t = 1: 0.9 / (1 − 0.9)
 

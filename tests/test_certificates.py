@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from mesabase.theory import MDPBatch, TabularMDP, solve, solve_batch, value_iteration
 from mesabase.theory import solvers as solvers_module
-from mesabase.theory.examples import chain, sutton_barto_small_gridworld
+from mesabase.theory.examples import chain_mdp, sutton_barto_small_gridworld
 from mesabase.theory.restricted import solve_restricted
 from mesabase.theory.solution import optimal_set
 
@@ -177,7 +177,8 @@ SLOW = F(0.999999)  # the float 0.999999, exactly
 
 
 @pytest.mark.parametrize("make", [lambda: _river(10, SLOW), lambda: _river(30, SLOW),
-                                  lambda: chain(10, SLOW)], ids=["river10", "river30", "chain10"])
+                                  lambda: chain_mdp(10, SLOW)],
+                         ids=["river10", "river30", "chain10"])
 @pytest.mark.parametrize("method", METHODS)
 def test_slow_chain_at_gamma_0_999999_is_not_certified_as_exact(make, method):
     """γ = 0.999999, tol = 1e-10: VI, auto and PI reported error_bound = 0 with true errors
@@ -265,7 +266,7 @@ def test_gamma_zero_and_exact_are_certified_exactly():
     for method in ("vi", "auto", "pi"):
         sol = solve(mdp, method)
         assert sol.V.tolist() == [3.0] and sol.error_bound <= 4 * U * 3.0
-    ex = solve(chain(3, F(1, 2)), "exact")
+    ex = solve(chain_mdp(3, F(1, 2)), "exact")
     assert (ex.error_bound, ex.residual, ex.tol) == (0.0, 0.0, 0.0)
 
 

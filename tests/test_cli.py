@@ -272,3 +272,15 @@ def test_quick_sizes_are_small():
 def test_results_dir_default_is_relative():
     assert not Path(cli.RESULTS_DIR).is_absolute()
     assert cli._parser().parse_args(["demo"]).out == cli.RESULTS_DIR
+
+
+def test_the_highs_banner_never_reaches_the_terminal():
+    """highspy printed "Running HiGHS ..." once per process on the first cvxpy solve; a fresh
+    process (the banner prints once) runs every method and must print no banner."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mesabase.sims.cli", "solvers", "--quick"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "HiGHS" not in r.stdout and "HiGHS" not in r.stderr, r.stdout[:400]

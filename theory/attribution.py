@@ -1,6 +1,6 @@
 """Attribution: the exact decomposition of intended regret, and outer/inner verdicts.
 
-**Decomposition** (shared/DESIGN.md, "Attribution"). With J_I(π) = μ0ᵀ V^π under the intended
+**Decomposition** (docs/concepts.md, "Outer vs inner"). With J_I(π) = μ0ᵀ V^π under the intended
 reward R_I in an evaluation environment M (training or deployment), evaluated exactly,
 
     J_I(π_I*) − J_I(π_θt) = [J_I(π_I*) − J_I(π_B*)]    specification gap   (outer)
@@ -75,7 +75,8 @@ from .restricted import argmax_set_allowed, restricted_optima
 from .solvers import solve
 
 __all__ = ["Decomposition", "decompose", "behaviour_values", "behaviour_range", "Verdict",
-           "verdict", "Proportion", "proportion", "verdict_fractions", "attribute", "LABELS"]
+           "verdict", "Proportion", "proportion", "verdict_fractions", "behaviour_verdicts",
+           "LABELS"]
 
 LABELS = ("outer", "inner", "none")
 
@@ -287,7 +288,7 @@ def verdict_fractions(v: Verdict, axis: int = 0,
     return out
 
 
-def attribute(mdp_eval: TabularMDP, behaviours: Mapping[str, np.ndarray],
+def behaviour_verdicts(mdp_eval: TabularMDP, behaviours: Mapping[str, np.ndarray],
               thresholds: Mapping[str, float], pi_learner, allowed, *,
               per_step_policy: bool = False, per_step_allowed: bool = False,
               atol: float = 1e-9) -> dict[str, Verdict]:

@@ -25,7 +25,7 @@ __all__ = [
     "secretary",
     "secretary_state",
     "puterman_two_state",
-    "chain",
+    "chain_mdp",
 ]
 
 #: Action order of the gridworlds: 0 = north (row − 1), 1 = south (row + 1),
@@ -237,7 +237,7 @@ def puterman_two_state(gamma=0.95, horizon=None) -> TabularMDP:
     return TabularMDP(P, R, gamma=gamma, horizon=horizon)
 
 
-def chain(n: int, gamma=0.9) -> TabularMDP:
+def chain_mdp(n: int, gamma=0.9) -> TabularMDP:
     """A deterministic chain 0 … n−1 with a closed-form optimum.
 
     Actions: 0 = left (s → max(s − 1, 0)), 1 = right (s → min(s + 1, n − 1)). The only

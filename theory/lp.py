@@ -200,6 +200,26 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, gap=gap)
 
 
+_HIGHS_QUIET = []
+
+
+def _quiet_highs() -> None:
+    """highspy prints its "Running HiGHS ..." banner once per process, from the constructor
+    of its solver object, before cvxpy can pass ``output_flag=False``. Let that one banner
+    be written here with console logging off, so it never reaches the user's terminal."""
+    if _HIGHS_QUIET:
+        return
+    _HIGHS_QUIET.append(True)
+    try:
+        import highspy
+
+        h = highspy._Highs()  # the core class: constructing it does not log
+        h.setOptionValue("log_to_console", False)
+        h.setCallback(lambda *a: None, None)  # writes the banner, not to the console
+    except (ImportError, AttributeError, TypeError):  # another highspy: nothing to silence
+        pass
+
+
 def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     """Solve the occupancy LP; return ``(d (S, A), V (S,), objective, iterations)``.
 
@@ -219,6 +239,8 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     M.eliminate_zeros()
     r = mdp.R[keep].reshape(-1)
     highs = cp.HIGHS in cp.installed_solvers()
+    if highs:
+        _quiet_highs()
     best, failure = None, ""
     for extra in ({}, {"simplex_scale_strategy": 0}) if highs else ({},):
         # a fresh problem each time: cvxpy would hand HiGHS the last solution as a warm start

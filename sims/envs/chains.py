@@ -6,7 +6,7 @@ import numpy as np
 
 from mesabase.theory import TabularMDP
 from mesabase.theory.checks import check_int
-from mesabase.theory.examples import chain as _chain_mdp
+from mesabase.theory.examples import chain_mdp as _chain_mdp
 
 from .base import Env
 
@@ -14,7 +14,7 @@ __all__ = ["chain", "riverswim"]
 
 
 def chain(n: int = 5, gamma: float = 0.9, horizon: int | None = None) -> Env:
-    """The deterministic chain of :func:`mesabase.theory.examples.chain` (reward 1 for
+    """The deterministic chain of :func:`mesabase.theory.examples.chain_mdp` (reward 1 for
     "right" at the right end, start at 0), as an environment; ``horizon`` makes it
     episodic (restart from state 0 every ``horizon`` steps)."""
     m = _chain_mdp(n, gamma)
