@@ -257,7 +257,7 @@ def chain_vstar(n, gamma):
 @pytest.mark.parametrize("n,gamma", CHAINS)
 def test_chain_closed_form(n, gamma, method):
     g = to_fraction(gamma) if method == "exact" else gamma
-    sol = solve(ex.chain(n, g), method=method)
+    sol = solve(ex.chain_mdp(n, g), method=method)
     assert_exact(sol, method)
     V = chain_vstar(n, gamma)
     np.testing.assert_allclose(as_float(sol.V), V, rtol=0, atol=1e-9)
@@ -273,4 +273,4 @@ def test_chain_closed_form(n, gamma, method):
 @pytest.mark.parametrize("gamma", [1.0, 1.5])
 def test_chain_needs_discounting(gamma):
     with pytest.raises(ValueError, match=r"gamma in \[0, 1\)"):
-        ex.chain(3, gamma)
+        ex.chain_mdp(3, gamma)

@@ -29,24 +29,35 @@ needed for w: the row moved towards e_s', d = (e_s' − p_old)/n with n the new 
 and p_oldᵀ M⁻¹ = (M⁻¹[s, ·] − e_sᵀ)/γ because M = I − γ P̂_π, so
 w = (M⁻¹[s, ·] − e_sᵀ − γ M⁻¹[s', ·]) / n. Then the policy is checked (below) and policy
 iteration continues — each state whose action changes is again a one-row change — until
-no action improves. It keeps π(s) unless another action beats it by more than
-TIE_RTOL·(1 + |V(s)|) (TIE_RTOL = 1e-12, as in :func:`~mesabase.theory.policy_iteration`;
-Q[s, π(s)] = V(s) by Bellman's equation for π), so floating-point near-ties cannot make it
-cycle. A seed whose policy changes in more than ``max_rank`` states at once is
-re-factorised instead.
+no action improves. As in :func:`~mesabase.theory.policy_iteration`, π(s) is kept unless
+some Q̂[s, b] beats Q̂[s, π(s)] by more than θ(s), the rounding bound of the two entries
+(:mod:`~.incremental_checks`; θ ≈ 0.01 at |Q| ≈ 6e12, where a relative rule 1e-12·|V|
+ignored improvements up to 6). A seed whose policy iteration would revisit a policy
+(rounding, or drift) stops at the current one, which its V and M⁻¹ describe. An
+off-policy update is a candidate when Q̂[s, a] > V(s) + (a lower bound on θ), confirmed
+against a fresh Q̂[s, π(s)] (O(S)). A seed whose policy changes in more than ``max_rank``
+states at once is re-factorised instead.
 
 **The policy check** needs Q = R̂ + γ P̂ V for the seed, O(S²A): every entry of P̂ is read,
 and with many seeds that is memory-bound. With ``screen`` on, P̂ is also kept in float32
-and Q̃ ≈ Q evaluated from it with a rigorous error bound (see ``_screen``); when every
-non-policy Q̃[s, b] is below V(s) by more than the bound, π is optimal and the exact Q is
-only computed when ``Q`` (or ``optimal``, ``policy``, ``solution()``) is read. Otherwise
-Q is computed exactly and decides. The screen never changes a result, only its cost.
+and Q̃ ≈ Q evaluated from it with a rigorous error bound (:func:`.incremental_checks.screen`);
+when every non-policy Q̃[s, b] is provably at most Q[s, π(s)], no action can beat π by θ,
+π is kept and the exact Q is only computed when ``Q`` (or ``optimal``, ``policy``,
+``solution()``) is read. Otherwise Q is computed exactly and decides. The screen never
+changes a result, only its cost.
 
 **Drift.** Rank-one updates accumulate rounding. Every ``refresh_every`` steps (and at
 once for a seed whose |β| < MIN_PIVOT) M⁻¹ and V are recomputed (inverse, linear solve,
 one step of iterative refinement) and the policy re-checked; ``drift`` is the largest
 |V_incremental − V_fresh| at the last refresh (below 1e-12 for |V| ≲ 100 in the tests and
 benchmarks/history.py; the tests demand 1e-8 agreement with from-scratch solves).
+
+**Certificate** (:mod:`~.incremental_checks`). ``solution().error_bound`` bounds ‖V − V*‖∞,
+floating point and drift included: Δ/(1 − γρ̄) with Δ the residual ‖max_a Q̂ − V‖∞ (plus
+rounding) of Q̂ = R̂ + γ P̂ V recomputed from the model for the V returned. ``optimal`` and
+``policy`` use the certified width w = tol + 2ε + 2u‖Q̂‖∞ (``Solution.tol``). ``Q`` is kept
+equal to R̂ + γ P̂ V of the current V entry by entry, so the per-step ``optimal`` costs a
+few passes over Q, not one over P̂; ``solution()`` recomputes Q from the model.
 
 **Cost.** Per step and seed O(S) off the policy, O(S²A) on it (about 1/A of the seeds
 under a uniform behaviour policy): one BLAS call per seed on views (``ger`` in place on
@@ -64,12 +75,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import get_blas_funcs
 
+from .checks import check_int, check_real, is_real, real_array
 from .empirical import UNVISITED, model_arrays
-from .solution import Solution, optimal_set
-from .solvers import TIE_RTOL
+from .incremental_checks import certify, model_rounding, screen, tie_coefficients
+from .solution import Solution
 
 _dger = get_blas_funcs("ger", dtype=np.float64)
-_EPS = np.finfo(np.float64).eps
 
 __all__ = ["IncrementalCE"]
 
@@ -88,7 +99,8 @@ class IncrementalCE:
       gamma: discount γ ∈ [0, 1) (γ = 1 is refused: use ``history_optimal``).
       prior, reward_prior, reward_weight, unvisited: the model's α, r₀, w and unvisited-pair
         rule, as in :func:`~mesabase.theory.empirical_mdp`.
-      tol: the optimal-action set is {a : Q[s, a] ≥ max Q[s, ·] − tol}.
+      tol: the optimal-action set is {a : Q[s, a] ≥ max Q[s, ·] − w} with the certified
+        width w = tol + 2ε + 2u‖Q‖∞ (module docstring, "Certificate").
       refresh_every: steps between full re-factorisations (drift control).
       max_rank: a seed whose policy changes in more states than this in one policy-iteration
         round is re-factorised rather than updated by rank-one steps.
@@ -99,8 +111,9 @@ class IncrementalCE:
     copy to keep): ``counts`` (N, S, A, S), ``visits`` and ``reward_sums`` (N, S, A), ``P``
     (N, S, A, S) and ``R`` (N, S, A) the model, ``actions`` (N, S) int (one optimal
     deterministic policy), ``V`` (N, S), ``Q`` (N, S, A); properties ``optimal`` (bool,
-    within tol) and ``policy`` (uniform over ``optimal``); ``steps``, ``drift`` (see the
-    module docstring) and ``refactorisations`` (seeds re-factorised so far).
+    within the certified width w of the best) and ``policy`` (uniform over ``optimal``);
+    ``steps``, ``drift`` (see the module docstring) and ``refactorisations`` (seeds
+    re-factorised so far).
 
     At t = 0 every seed has the prior model, solved by policy iteration from argmax R̂. The
     object is mutable, unlike the pure functions elsewhere in ``theory``: rewriting O(S)
@@ -119,20 +132,19 @@ class IncrementalCE:
                  prior=0.0, reward_prior: float = 0.0, reward_weight: float = 0.0,
                  unvisited: str = "self-loop", tol: float = 1e-10, refresh_every: int = 1000,
                  max_rank: int = 8, screen: bool | None = None):
-        N, S, A = int(n_seeds), int(n_states), int(n_actions)
-        if min(N, S, A) < 1:
-            raise ValueError(f"n_seeds, n_states, n_actions must be >= 1; got {(N, S, A)}")
+        N, S, A = (check_int(v, name, lo=1) for v, name in (
+            (n_seeds, "n_seeds"), (n_states, "n_states"), (n_actions, "n_actions")))
+        if not is_real(gamma):
+            raise ValueError(f"gamma must be a real number in [0, 1); got {gamma!r}")
         gamma = float(gamma)
         if not 0.0 <= gamma < 1.0:
             raise ValueError(f"IncrementalCE needs 0 <= gamma < 1; got gamma={gamma!r} "
                              "(undiscounted problems: solve each step with history_optimal)")
         if unvisited not in UNVISITED:
             raise ValueError(f"unvisited must be one of {UNVISITED}; got {unvisited!r}")
-        if not (tol > 0):
-            raise ValueError(f"tol must be positive; got {tol!r}")
-        if int(refresh_every) < 0 or int(max_rank) < 0:
-            raise ValueError(f"refresh_every and max_rank must be >= 0; got {refresh_every!r}, "
-                             f"{max_rank!r}")
+        check_real(tol, "tol", lo=0.0, lo_open=True)
+        check_int(refresh_every, "refresh_every", lo=0)
+        check_int(max_rank, "max_rank", lo=0)
         self.gamma, self.tol, self.rule = gamma, float(tol), unvisited
         self.reward_prior, self.reward_weight = float(reward_prior), float(reward_weight)
         self.refresh_every, self.max_rank = int(refresh_every), int(max_rank)
@@ -143,7 +155,7 @@ class IncrementalCE:
                                  reward_prior=reward_prior, reward_weight=reward_weight,
                                  unvisited=unvisited)
         self.prior = prior
-        self._alpha = np.array(np.broadcast_to(np.asarray(prior, dtype=np.float64), (S, A, S)))
+        self._alpha = np.array(np.broadcast_to(real_array(prior, "prior"), (S, A, S)))
         zeros = np.zeros
         self._counts, self._reward_sums, self._visits = zeros((N, S, A, S)), *zeros((2, N, S, A))
         self._P, self._R = np.repeat(P0[None], N, axis=0), np.repeat(R0[None], N, axis=0)
@@ -172,6 +184,11 @@ class IncrementalCE:
         self._rows_P, self._rows_V = list(self._P2), list(self._V)
         self._rows_Minv, self._rows_MinvT = list(self._Minv), [m.T for m in self._Minv]
         self.steps, self.drift, self.refactorisations = 0, 0.0, 0
+        # the certificate's rounding constants; ties θ(s) = tie_v[n] + tie_q·|Q̂[s, π(s)]|
+        # with tie_v = tie_coef·‖V‖∞ kept per seed (incremental_checks)
+        self._rd = model_rounding(gamma, S)
+        (self._tie_coef, self._tie_q), self._tie_v = tie_coefficients(self._rd), zeros(N)
+        self._taken = np.arange(N * S) * A                     # flat Q[n, s, actions[n, s]]
         for name in ("counts", "reward_sums", "visits", "P", "R", "actions", "V", "Q"):
             view = getattr(self, "_" + name).view()            # public, read-only, live
             view.flags.writeable = False
@@ -182,6 +199,7 @@ class IncrementalCE:
         self._recompute_q(self._seeds[:1])
         for arr in (self._actions, self._V, self._Q, self._Minv):
             arr[1:] = arr[0]
+        self._tie_v[1:] = self._tie_v[0]
 
     # ---- public API -------------------------------------------------------------------
     @property
@@ -200,25 +218,32 @@ class IncrementalCE:
 
     @property
     def optimal(self) -> np.ndarray:
-        """optimal[n, s, a]: Q[n, s, a] ≥ max_b Q[n, s, b] − tol, shape (N, S, A)."""
-        return optimal_set(self.Q, self.tol)[0]
+        """optimal[n, s, a]: Q[n, s, a] ≥ max_b Q[n, s, b] − w, shape (N, S, A), with the
+        certified width w of :meth:`solution` (module docstring, "Certificate")."""
+        return certify(self._rd, self.tol, self._V, self._R, self.Q, self._actions,
+                       self._taken)[0]
 
     @property
     def policy(self) -> np.ndarray:
         """π*_t uniform over the optimal set, shape (N, S, A)."""
-        return optimal_set(self.Q, self.tol)[1]
+        optimal = self.optimal
+        return optimal / optimal.sum(axis=-1, keepdims=True)
 
     def solution(self) -> Solution:
-        """An immutable batched :class:`Solution` snapshot (leading seed axis)."""
-        Q = self.Q.copy()
+        """An immutable batched :class:`Solution` snapshot (leading seed axis), with the
+        certificate of the module docstring: Q = R̂ + γ P̂ V is recomputed from the model
+        for every seed (one pass over P̂), and ``residual``, ``error_bound`` and ``tol``
+        (the set's width w) are batch maxima."""
+        Q = self._recompute_q(self._seeds)  # a new array; self.Q now holds the same values
         V, actions = self._V.copy(), self._actions.copy()
-        optimal, policy = optimal_set(Q, self.tol)
-        residual = float(np.max(np.abs(Q.max(axis=2) - V)))
+        optimal, width, residual, bound = certify(self._rd, self.tol, self._V, self._R, Q,
+                                                  self._actions, self._taken)
+        policy = optimal / optimal.sum(axis=-1, keepdims=True)
         for a in (V, Q, optimal, policy, actions):
             a.setflags(write=False)
         return Solution(V=V, Q=Q, optimal=optimal, policy=policy, actions=actions,
                         method="incremental-pi", iterations=self.steps, residual=residual,
-                        error_bound=0.0, tol=self.tol)
+                        error_bound=bound, tol=width)
 
     def update(self, states, actions, rewards, next_states, *, check: bool = True) -> None:
         """Record one transition (s, a, r, s') per seed (each of shape (N,)) and re-solve.
@@ -260,7 +285,17 @@ class IncrementalCE:
         cur = self._actions1.take(ns)
         on = cur == a
         v_s = self._V1.take(ns)                                # = Q[s, π(s)] (Bellman for π)
-        dirty = (on | (q_sa > v_s + TIE_RTOL * (1.0 + np.abs(v_s)))).nonzero()[0]
+        cand = q_sa > v_s + self._tie_v                        # an improvement by θ? (rare)
+        cand &= ~on
+        if cand.any():  # confirm against Q̂[s, π(s)] computed now, as _improve would
+            j = cand.nonzero()[0]
+            cur_sa = ns.take(j) * Ai + cur.take(j)
+            q_cur = Rf.take(cur_sa) + self.gamma * np.einsum(
+                "ks,ks->k", P3.take(cur_sa, axis=0), self._V.take(j, axis=0))
+            cand[j] = q_sa.take(j) > q_cur + self._ties(j, q_cur)
+            dirty = (on | cand).nonzero()[0]
+        else:
+            dirty = on.nonzero()[0]
         if dirty.size:
             prev_row, prev_r = old_row.take(dirty, axis=0), old_r.take(dirty)
             d_s = s.take(dirty)
@@ -297,6 +332,12 @@ class IncrementalCE:
         return self.drift
 
     # ---- internals --------------------------------------------------------------------
+    def _ties(self, idx, q_pi):
+        """θ(s) of seeds idx given Q̂[s, π(s)] = ``q_pi``, (k,) or (k, S) (incremental_checks):
+        Q̂[s, b] − Q̂[s, π(s)] ≤ θ(s) is a tie."""
+        v = self._tie_v.take(idx)
+        return (v if q_pi.ndim == 1 else v[:, None]) + self._tie_q * np.abs(q_pi)
+
     def _check(self, states, actions, rewards, next_states):
         """Validate one step's arrays: shapes (N,), integer indices in range, finite rewards."""
         N, S, A = self._Q.shape
@@ -314,7 +355,9 @@ class IncrementalCE:
                 i = int(np.argmax((x < 0) | (x >= bound)))
                 raise ValueError(f"{name}[{i}] = {x[i]} is out of range [0, {bound})")
             out.append(x)
-        r = np.asarray(rewards, dtype=np.float64)
+        r = np.asarray(rewards)
+        if r.dtype != np.float64:   # complex rewards are refused, not truncated
+            r = real_array(r, "rewards")
         if r.shape != (N,) or not np.isfinite(r).all():
             raise ValueError(f"rewards must have shape ({N},) and be finite; got shape {r.shape}"
                              + (f", rewards[{int(np.argmin(np.isfinite(r)))}] not finite"
@@ -342,6 +385,7 @@ class IncrementalCE:
         z = c / beta[:, None]                                  # M'⁻¹ e_s
         V += kappa[:, None] * z
         self._V[idx] = V
+        self._tie_v[idx] = self._tie_coef * np.abs(V).max(axis=1)
         for i, zj, wj in zip(idx.tolist(), z, w, strict=True):  # M'⁻¹ = M⁻¹ − z wᵀ, in place
             _dger(-1.0, wj, zj, a=MinvT[i], overwrite_a=True)
         if not ok.all():
@@ -356,6 +400,7 @@ class IncrementalCE:
         V = np.linalg.solve(M, r_pi[:, :, None])[:, :, 0]
         V += np.einsum("kij,kj->ki", Minv, r_pi - np.einsum("kij,kj->ki", M, V))
         self._Minv[idx], self._V[idx] = Minv, V
+        self._tie_v[idx] = self._tie_coef * np.abs(V).max(axis=1)
         self._stale[idx] = True
         self.refactorisations += idx.size
 
@@ -375,67 +420,55 @@ class IncrementalCE:
         return Q
 
     def _screen(self, idx):
-        """The seeds of idx whose current policy a float32 evaluation of Q cannot confirm.
-
-        With m the midpoint of V's range and h half its span, P̂V = m + P̂(V − m) (rows of
-        P̂ sum to 1), and computing P̂(V − m) with P̂ and V − m rounded to float32 errs by at
-        most (S + 3)·u·h, u = 2⁻²⁴ (Higham, *Accuracy and Stability of Numerical
-        Algorithms*, §3.1). So Q̃ = R̂ + γ(m + fl32(P̂(V − m))) is within ε = 2γ((S + 3)·u·h +
-        4S·u₆₄(|m| + 1)) + 16u₆₄(1 + ‖V‖∞) + 4u₆₄|Q̃| of Q (u₆₄ = 2⁻⁵³ covers the float64
-        steps and Σ_s' P̂ ≠ 1 by rounding). If every non-policy Q̃[s, b] + ε ≤ V(s), no action
-        improves on π: policy iteration stops, and the exact Q is computed when read.
-        A screen costs about half an exact check, so while a moving average of its failure
-        rate is above 0.4 (early on, when policies change often) it is skipped but for one
-        call in eight. Results never depend on it, only costs.
-        """
+        """The seeds of idx whose policy the float32 screen cannot confirm
+        (:func:`.incremental_checks.screen`); those it confirms keep π and their Q is
+        computed when read. A screen costs about half an exact check, so while a moving
+        average of its failure rate is above 0.4 (early on, when policies change often) it
+        is skipped but for one call in eight. Results never depend on it, only costs."""
         self._screen_calls += 1
         if not self.screen or (self._screen_fail > 0.4 and self._screen_calls % 8):
             return idx  # off, or recently failing for most seeds: skip, probing 1 call in 8
-        k, (_, S, A) = idx.size, self._Q.shape
-        V = self._V.take(idx, axis=0)
-        hi, lo = V.max(axis=1), V.min(axis=1)
-        m = 0.5 * (hi + lo)
-        V32 = (V - m[:, None]).astype(np.float32)
-        P32, out, dot = self._rows_P32, self._pv32[:k], np.dot
-        for i, vj, o in zip(idx.tolist(), V32, out, strict=True):
-            dot(P32[i], vj, out=o)
-        Qs = (out.reshape(k, S, A) + m[:, None, None]) * self.gamma
-        Qs += self._R.take(idx, axis=0)
-        u, u64 = 2.0 ** -24, _EPS / 2
-        eps = (2 * self.gamma * ((S + 3) * u * 0.5 * (hi - lo) + 4 * S * u64 * (np.abs(m) + 1))
-               + 16 * u64 * (1 + np.maximum(hi, -lo)))
-        Qs += 4 * u64 * np.abs(Qs) + eps[:, None, None]        # upper bounds on Q
-        Qs[np.arange(k)[:, None], np.arange(S), self._actions.take(idx, axis=0)] = -np.inf
-        qmax = Qs[:, :, 0].copy()
-        for b in range(1, A):
-            np.maximum(qmax, Qs[:, :, b], out=qmax)
-        unsure = (qmax > V).any(axis=1)
+        unsure = screen(self._rows_P32, idx, self._pv32, self._V.take(idx, axis=0),
+                        self._R.take(idx, axis=0), self._actions.take(idx, axis=0),
+                        self.gamma)
         self._stale[idx[~unsure]] = True
         self._screen_fail += 0.1 * (unsure.mean() - self._screen_fail)  # moving average
         return idx[unsure]
 
     def _improve(self, idx):
-        """Policy iteration for seeds idx from their current actions and V."""
-        A = self._Q.shape[2]
+        """Policy iteration for seeds idx from their current actions and V: π(s) changes
+        only for an improvement of Q̂ by more than θ (module docstring), and a seed that
+        would revisit a policy (a cycle through rounding-level changes) stops where it is."""
+        S, A = self._Q.shape[1:]
+        seen, rounds = {}, 0
         while idx.size:
             idx = self._screen(idx)
             if not idx.size:
                 return
             Q = self._recompute_q(idx)
-            cur = self._V.take(idx, axis=0)                     # = Q[s, π(s)] (Bellman for π)
+            k = idx.size
+            acts = self._actions.take(idx, axis=0)
+            cur = Q.reshape(-1).take(self._taken[:k * S] + acts.reshape(-1)).reshape(k, S)
             qmax = Q[:, :, 0].copy()
             for b in range(1, A):                              # faster than max(axis=2)
                 np.maximum(qmax, Q[:, :, b], out=qmax)
-            better = qmax > cur + TIE_RTOL * (1.0 + np.abs(cur))
+            better = qmax > cur + self._ties(idx, cur)          # Q̂[s, π(s)] beaten by θ
             changed = better.any(axis=1)
             if not changed.any():
                 return
-            n_better = better.sum(axis=1)
             best = Q.argmax(axis=2)
+            new = np.where(better, best, acts)
+            rounds += 1  # the cycle guard, from round 2 (the first needs no bookkeeping)
+            for i in np.flatnonzero(changed).tolist() if rounds > 1 else ():
+                visited = seen.setdefault(int(idx[i]), set())
+                visited.add(acts[i].tobytes())
+                if new[i].tobytes() in visited:
+                    changed[i], better[i] = False, False
+            n_better = better.sum(axis=1)
             big = changed & (n_better > self.max_rank)
             if big.any():
                 j = idx[big]
-                self._actions[j] = np.where(better[big], best[big], self._actions[j])
+                self._actions[j] = new[big]
                 self._refactor(j)
             small = np.flatnonzero(changed & ~big)
             if small.size:

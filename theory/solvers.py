@@ -70,7 +70,7 @@ from .solution import Solution
 __all__ = ["solve", "value_iteration", "policy_iteration", "backward_induction", "METHODS",
            # the certificate's building blocks, for solvers elsewhere (incremental, objectives)
            "UNIT_ROUNDOFF", "SAFETY_FACTOR", "SMALLEST_SUBNORMAL", "higham_gamma", "Rounding",
-           "rounding_bound", "discounted_bound", "certified_set"]
+           "rounding_bound", "discounted_bound", "set_width", "certified_set"]
 
 METHODS = ("auto", "vi", "pi", "lp", "cvxpy", "backward", "exact")
 #: No longer used by any solver (kept as a public name): a relative tie rule
@@ -282,6 +282,13 @@ def _covering_set(Q: np.ndarray, width: float, actions: np.ndarray, best=None):
     raise AssertionError("could not widen the optimal set to cover the returned actions")
 
 
+def set_width(tol: float, eps, q_norm: float) -> float:
+    """w = tol + 2ε + 2u·``q_norm``, rounded up: the width of the certified optimal set
+    (module docstring) for ε = max ``eps`` ≥ ‖Q̂ − Q*‖∞ and ``q_norm`` ≥ ‖Q̂‖∞."""
+    eps = eps if isinstance(eps, float) else float(np.max(eps))
+    return (tol + 2.0 * eps + 2.0 * _U * q_norm) * _SAFE
+
+
 def certified_set(Q, tol: float, eps, actions, best=None):
     """``(optimal, policy, w)``: the certified optimal set of width
     w = tol + 2ε + 2u‖Q̂‖∞ (rounded up; ε = max ``eps`` ≥ ‖Q̂ − Q*‖∞, module docstring),
@@ -294,8 +301,7 @@ def certified_set(Q, tol: float, eps, actions, best=None):
     q_norm = max(float(best.max()), -float(Q.min())) if Q.size else 0.0  # ‖Q̂‖∞
     if q_norm == np.inf:  # −inf at disallowed actions
         q_norm = _norm(Q)
-    width = (tol + 2.0 * float(np.max(eps)) + 2.0 * _U * q_norm) * _SAFE
-    return _covering_set(Q, width, actions, best)
+    return _covering_set(Q, set_width(tol, eps, q_norm), actions, best)
 
 
 def _solution(V, Q, tol, method, iterations, residual, bound, eps, actions, gap=None,
