@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mesabase.theory import TabularMDP, kernels, solve, solvers, value_iteration
 from mesabase.theory.mpi import modified_policy_iteration
-from mesabase.theory.solvers import _rounding, _vi_sweeps
+from mesabase.theory.solvers import _vi_sweeps, mdp_rounding
 
 TOL = 1e-8  # the tol passed to the solvers: ‖V − V*‖∞ must be below it
 Q_EXACT = 1e-12  # ‖Q − (R + γ P V)‖∞ relative to 1 + |Q|: rounding only
@@ -27,7 +27,7 @@ def _random(seed, S, A, gamma):
 def _check(sol, mdp, tol=TOL):
     ref = solve(mdp, "pi").V
     assert np.max(np.abs(sol.V - ref)) <= tol
-    rd = _rounding(mdp)  # what floating point adds to the span bound: 3 E_Q/(1 − γρ̄)
+    rd = mdp_rounding(mdp)  # what floating point adds to the span bound: 3 E_Q/(1 − γρ̄)
     assert sol.error_bound <= tol + 3.0 * rd.q_error(np.abs(sol.V).max()) / rd.one_minus_beta()
     Q = mdp.R + mdp.gamma * (mdp.P @ sol.V)
     np.testing.assert_allclose(sol.Q, Q, rtol=0, atol=Q_EXACT * (1 + np.abs(Q).max()))

@@ -18,7 +18,7 @@ from mesabase.theory import (
     solve,
     value_iteration,
 )
-from mesabase.theory.solvers import _rounding
+from mesabase.theory.solvers import mdp_rounding
 from mesabase.theory.strategies import mdps
 
 FLOAT_METHODS = ("vi", "pi", "lp", "cvxpy", "auto")
@@ -28,7 +28,7 @@ TOL = 1e-10  # solve()'s default tol
 
 def _rounding_allowance(mdp, V):
     """What floating point adds to a span-stopped bound (theory.solvers): 3 E_Q/(1 − γρ̄)."""
-    rd = _rounding(mdp)
+    rd = mdp_rounding(mdp)
     return 3.0 * rd.q_error(np.abs(V).max()) / rd.one_minus_beta()
 
 

@@ -69,7 +69,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.stats import beta
 
-from .evaluation import _reward, expected_returns
+from .evaluation import expected_returns, reward_array
 from .mdp import InvalidMDP, TabularMDP
 from .restricted import argmax_set_allowed, restricted_optima
 from .solvers import solve
@@ -102,7 +102,7 @@ def behaviour_values(mdp: TabularMDP, reward, policies, *, per_step: bool = Fals
     ``policies`` has shape (..., S, A), or (..., H, S, A) with ``per_step=True`` for a
     finite horizon; the result has the leading shape (...). ``reward`` is b[s, a].
     """
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     pi = np.asarray(policies, dtype=np.float64)
     S, A, H = mdp.n_states, mdp.n_actions, mdp.horizon
     trailing = (H, S, A) if per_step else (S, A)
@@ -141,7 +141,7 @@ def behaviour_range(mdp: TabularMDP, reward, allowed, *, per_step: bool = False)
       >>> float(lo), float(hi)
       (0.0, 2.0)
     """
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     hi = restricted_optima(mdp, allowed, r, per_step=per_step)
     lo = 0.0 - restricted_optima(mdp, allowed, -r, per_step=per_step)  # no −0.0
     return lo, hi
@@ -190,7 +190,7 @@ def decompose(mdp_eval: TabularMDP, R_I, R_B, pi_star_t, pi_learner, *,
     if base.R.shape != mdp_eval.R.shape or base.horizon != mdp_eval.horizon:
         raise InvalidMDP(f"mdp_base ({base!r}) must have the same S, A and horizon as "
                          f"mdp_eval ({mdp_eval!r})")
-    R_I, R_B = _reward(mdp_eval, R_I), _reward(base, R_B)
+    R_I, R_B = reward_array(mdp_eval, R_I), reward_array(base, R_B)
     hist = _check_batch("pi_star_t", pi_star_t, mdp_eval)
     learn = _check_batch("pi_learner", pi_learner, mdp_eval)
     if hist.shape[:2] != learn.shape[:2]:

@@ -16,18 +16,18 @@ import dataclasses
 
 import numpy as np
 
-from .mdp import InvalidMDP, TabularMDP, _check_distribution, _check_finite, _check_gamma_horizon
-from .solution import Solution
-from .solvers import (
-    _SAFE,
-    _U,
-    _backward_bound,
-    _discounted_bound,
-    _norm,
-    _Rounding,
-    _rounding_from,
-    _solution,
+from .certificate import SAFETY_FACTOR as _SAFE
+from .certificate import UNIT_ROUNDOFF as _U
+from .certificate import (
+    Rounding,
+    backward_bound,
+    discounted_bound,
+    inf_norm,
+    make_solution,
+    rounding_from,
 )
+from .mdp import InvalidMDP, TabularMDP, check_distribution, check_finite, check_gamma_horizon
+from .solution import Solution
 
 __all__ = ["MDPBatch", "solve_batch", "solution_item"]
 
@@ -46,7 +46,7 @@ class MDPBatch:
     __slots__ = ("P", "R", "gamma", "horizon", "mu0")
 
     def __init__(self, P, R, *, gamma, horizon=None, mu0=None):
-        gamma, horizon = _check_gamma_horizon(gamma, horizon)
+        gamma, horizon = check_gamma_horizon(gamma, horizon)
         if horizon is None and gamma >= 1.0:
             raise InvalidMDP("MDPBatch needs gamma < 1 or a finite horizon (episodic gamma = 1 "
                              "problems are solved one at a time with solve())")
@@ -59,18 +59,18 @@ class MDPBatch:
         if S2 != S:
             raise InvalidMDP(f"P axis 3 (next state s') has length {S2} but axis 1 (state s) "
                              f"has length {S}")
-        _check_distribution("P", P, "each P[n, s, a, :] must be a distribution over s'")
+        check_distribution("P", P, "each P[n, s, a, :] must be a distribution over s'")
         R = np.array(np.broadcast_to(np.asarray(R, dtype=np.float64), (N, S, A))
                      if np.ndim(R) == 2 else R, dtype=np.float64)
         if R.shape != (N, S, A):
             raise InvalidMDP(f"batched R must have shape ({N}, {S}, {A}) or ({S}, {A}); "
                              f"got {R.shape}")
-        _check_finite("R", R)
+        check_finite("R", R)
         if mu0 is None:
             mu0 = np.full((N, S), 1.0 / S)
         else:
             mu0 = np.array(np.broadcast_to(np.asarray(mu0, dtype=np.float64), (N, S)))
-            _check_distribution("mu0", mu0, "mu0 must be a distribution over states")
+            check_distribution("mu0", mu0, "mu0 must be a distribution over states")
         for a in (P, R, mu0):
             a.setflags(write=False)
         self.P, self.R, self.gamma, self.horizon, self.mu0 = P, R, gamma, horizon, mu0
@@ -121,24 +121,24 @@ def _evaluate_actions(batch: MDPBatch, actions: np.ndarray, idx) -> np.ndarray:
     return np.linalg.solve(M, r_pi[:, :, None])[:, :, 0]
 
 
-def _rounding_batch(batch: MDPBatch) -> _Rounding:
+def _rounding_batch(batch: MDPBatch) -> Rounding:
     """The rounding constants of :mod:`.solvers` for the whole batch (ρ̄, n over every
     model; ‖R‖∞ per model, an (N,) array)."""
     N, S, A, _ = batch.P.shape
     R_norm = np.abs(batch.R).reshape(N, -1).max(axis=1)
-    return _rounding_from(batch.gamma, S, A, batch.P.reshape(N * S * A, S), False, R_norm,
+    return rounding_from(batch.gamma, S, A, batch.P.reshape(N * S * A, S), False, R_norm,
                           size=N * S * A * S)
 
 
-def _finish_batch(batch: MDPBatch, rd: _Rounding, V, Q, tol, method, k, actions) -> Solution:
-    """The certificate per model (as :func:`~mesabase.theory.solvers._finish`) for Q̂
+def _finish_batch(batch: MDPBatch, rd: Rounding, V, Q, tol, method, k, actions) -> Solution:
+    """The certificate per model (as :func:`~mesabase.theory.certificate.certify_solution`) for Q̂
     computed afresh from V; ``residual``, ``error_bound`` and the set's width are the
     batch maxima."""
-    qerr = rd.q_error(_norm(V, axis=1))  # (N,)
+    qerr = rd.q_error(inf_norm(V, axis=1))  # (N,)
     res = np.abs(Q.max(axis=2) - V).max(axis=1)
-    bound = _discounted_bound(rd, res, qerr)
+    bound = discounted_bound(rd, res, qerr)
     eps = qerr + rd.gamma * rd.rho * np.where(np.isfinite(bound), bound, 0.0)
-    return _solution(V, Q, tol, method, k, float(res.max()), float(np.max(bound)),
+    return make_solution(V, Q, tol, method, k, float(res.max()), float(np.max(bound)),
                      float(np.max(eps)), actions)
 
 
@@ -166,7 +166,7 @@ def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> 
         best = Qa.argmax(axis=2)
         cur = Qa[np.arange(active.size)[:, None], states, actions[active]]
         theta = 2.0 * (_U * rd.R_norm[active] + rd.gamma * rd.rho
-                       * _norm(V[active], axis=1) * rd.k) * _SAFE
+                       * inf_norm(V[active], axis=1) * rd.k) * _SAFE
         better = Qa.max(axis=2) > cur + theta[:, None]
         changed = better.any(axis=1)
         new = np.where(better, best, actions[active])
@@ -207,7 +207,7 @@ def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
         lo, hi = d.min(axis=1), d.max(axis=1)
         span = hi - lo
         bound = c * span / 2.0
-        floor = (2.0 * (fa[active] + fb * _norm(V[active], axis=1))
+        floor = (2.0 * (fa[active] + fb * inf_norm(V[active], axis=1))
                  + 4.0 * _U * np.maximum(np.abs(hi), np.abs(lo)))
         done = (bound <= tol) | ((span <= floor) & (span >= prev[active]))
         prev[active] = span
@@ -230,8 +230,8 @@ def _backward(batch: MDPBatch, tol: float) -> Solution:
         V[:, t] = Q[:, t].max(axis=2)
     rd = _rounding_batch(batch)
     rd_t = dataclasses.replace(rd, R_norm=np.asarray(rd.R_norm)[:, None])  # per model
-    bound = _backward_bound(rd_t, V)
-    return _solution(V, Q, tol, "backward", H, 0.0, bound, bound, Q.argmax(axis=3))
+    bound = backward_bound(rd_t, V)
+    return make_solution(V, Q, tol, "backward", H, 0.0, bound, bound, Q.argmax(axis=3))
 
 
 def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,

@@ -36,7 +36,7 @@ class IllPosedMDP(InvalidMDP):
     """The values of this MDP are not defined (γ = 1 and some policy never terminates)."""
 
 
-def _is_episodic(mdp: TabularMDP) -> bool:
+def is_episodic(mdp: TabularMDP) -> bool:
     return mdp.horizon is None and mdp.gamma == 1.0
 
 
@@ -49,7 +49,7 @@ def terminal_states(mdp: TabularMDP) -> np.ndarray:
     absorbing = np.all(self_p >= 1.0 - 1e-12, axis=1)
     zero = np.all(mdp.R == 0.0, axis=1)
     bad = absorbing & ~zero
-    if _is_episodic(mdp) and bad.any():
+    if is_episodic(mdp) and bad.any():
         s = int(np.argmax(bad))
         a = int(np.argmax(mdp.R[s] != 0))
         raise IllPosedMDP(

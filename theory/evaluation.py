@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .checks import real_array
-from .episodic import _is_episodic, policy_terminates, terminal_states
+from .episodic import is_episodic, policy_terminates, terminal_states
 from .mdp import InvalidMDP, TabularMDP
 
 __all__ = [
@@ -59,7 +59,7 @@ def check_policy(mdp: TabularMDP, policy) -> np.ndarray:
     return _check_rows(pi, "policy")
 
 
-def _reward(mdp: TabularMDP, reward) -> np.ndarray:
+def reward_array(mdp: TabularMDP, reward) -> np.ndarray:
     if reward is None:
         return mdp.R
     r = real_array(reward, "reward", error=InvalidMDP)
@@ -97,12 +97,12 @@ def _linear_solve(M, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
     return x
 
 
-def _stationary_values(mdp, pi, r, x0=None) -> np.ndarray:
+def stationary_values(mdp, pi, r, x0=None) -> np.ndarray:
     S = mdp.n_states
     r_pi = (pi * r).sum(axis=1)
     P_pi = policy_matrix(mdp, pi)
     I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
-    if not _is_episodic(mdp):
+    if not is_episodic(mdp):
         return _linear_solve(I - mdp.gamma * P_pi, r_pi, x0)
     terminal = terminal_states(mdp)
     policy_terminates(mdp, P_pi, terminal)
@@ -132,11 +132,11 @@ def evaluate(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
       [2.0]
     """
     pi = check_policy(mdp, policy)
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     if mdp.horizon is None:
         if pi.ndim != 2:
             raise InvalidMDP("a per-step policy needs a finite horizon")
-        return _stationary_values(mdp, pi, r)
+        return stationary_values(mdp, pi, r)
     H, S = mdp.horizon, mdp.n_states
     V = np.zeros((H + 1, S))
     for t in range(H - 1, -1, -1):
@@ -147,7 +147,7 @@ def evaluate(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
 
 def q_values(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
     """Q^π[s, a] = R[s, a] + γ Σ_s' P[s, a, s'] V^π(s'); (H, S, A) for a finite horizon."""
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     V = evaluate(mdp, policy, r)
     if mdp.horizon is None:
         return bellman_q(mdp, V, r)
@@ -174,7 +174,7 @@ def occupancy(mdp: TabularMDP, policy) -> np.ndarray:
             rho = np.asarray(mdp.P_matrix.T @ sa.reshape(-1))
         return d
     P_pi = policy_matrix(mdp, pi)
-    if _is_episodic(mdp):
+    if is_episodic(mdp):
         terminal = terminal_states(mdp)
         policy_terminates(mdp, P_pi, terminal)
         keep = np.flatnonzero(~terminal)
@@ -208,7 +208,7 @@ def evaluate_many(mdp: TabularMDP, policies, reward=None) -> np.ndarray:
     if pi.ndim != 3 or pi.shape[1:] != (S, A):
         raise InvalidMDP(f"policies must have shape (M, {S}, {A}); got {pi.shape}")
     _check_rows(pi, "policies")
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     if mdp.horizon is not None:
         H = mdp.horizon
         V = np.zeros((pi.shape[0], H + 1, S))
@@ -216,8 +216,8 @@ def evaluate_many(mdp: TabularMDP, policies, reward=None) -> np.ndarray:
             PV = np.asarray(mdp.P_matrix @ V[:, t + 1].T).T.reshape(-1, S, A)
             V[:, t] = (pi * (r + mdp.gamma * PV)).sum(-1)
         return V
-    if _is_episodic(mdp) or mdp.is_sparse:
-        return np.stack([_stationary_values(mdp, p, r) for p in pi])
+    if is_episodic(mdp) or mdp.is_sparse:
+        return np.stack([stationary_values(mdp, p, r) for p in pi])
     P_pi = np.einsum("msa,sat->mst", pi, mdp.P)
     r_pi = (pi * r).sum(-1)
     M = np.eye(S)[None] - mdp.gamma * P_pi

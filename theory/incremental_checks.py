@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .solvers import (
-    SAFETY_FACTOR,
-    UNIT_ROUNDOFF,
+from .certificate import SAFETY_FACTOR as _SAFE
+from .certificate import UNIT_ROUNDOFF as _U
+from .certificate import (
     Rounding,
     certified_set,
     discounted_bound,
@@ -37,7 +37,7 @@ from .solvers import (
 
 __all__ = ["model_rounding", "tie_coefficients", "certify", "screen"]
 
-_U, _SAFE = UNIT_ROUNDOFF, SAFETY_FACTOR
+_U, _SAFE = _U, _SAFE
 
 
 def model_rounding(gamma: float, n_states: int) -> Rounding:

@@ -65,11 +65,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import OptimizeWarning, linprog
 
-from .episodic import IllPosedMDP, _is_episodic, check_episodic
+from .certificate import bellman_residual, certify_solution, one_hot
+from .episodic import IllPosedMDP, check_episodic, is_episodic
 from .evaluation import bellman_q, evaluate
 from .mdp import InvalidMDP, TabularMDP
 from .solution import Solution
-from .solvers import _finish, _one_hot, _residual
 
 __all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "HIGHS_OPTIONS"]
 
@@ -103,7 +103,7 @@ def _state_of_row(S: int, A: int) -> sp.csr_array:
 
 def _terminal(mdp: TabularMDP) -> np.ndarray:
     """Terminal mask for γ = 1 (after checking the problem is well posed); else all False."""
-    if _is_episodic(mdp):
+    if is_episodic(mdp):
         return check_episodic(mdp)[0]
     return np.zeros(mdp.n_states, dtype=bool)
 
@@ -116,18 +116,18 @@ def _polish(mdp: TabularMDP, V: np.ndarray) -> np.ndarray:
     ``small_matrix_value`` it has dropped. V^μ is recomputed by one linear solve
     (:func:`~mesabase.theory.evaluation.evaluate`) and kept if its computed Bellman
     residual is no larger than the LP's. The certificate of the returned V is then
-    computed by :func:`~mesabase.theory.solvers._finish` (rounding included, see
+    computed by :func:`~mesabase.theory.certificate.certify_solution` (rounding included, see
     :mod:`.solvers`): Δ/(1 − γρ̄) for γ < 1; for γ = 1 the shortest-path bound when every
     non-terminal reward is negative, else inf.
     """
-    mu = _one_hot(np.argmax(bellman_q(mdp, V), axis=1), mdp.n_actions)
-    residual = _residual(mdp, V)
+    mu = one_hot(np.argmax(bellman_q(mdp, V), axis=1), mdp.n_actions)
+    residual = bellman_residual(mdp, V)
     try:
         V_mu = evaluate(mdp, mu)
     except (IllPosedMDP, np.linalg.LinAlgError):  # μ improper (γ = 1) or singular
         V_mu = None
     if V_mu is not None and np.isfinite(V_mu).all():
-        if _residual(mdp, V_mu) <= residual:
+        if bellman_residual(mdp, V_mu) <= residual:
             V = V_mu
     return V
 
@@ -197,7 +197,7 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     V = np.array(res.x, dtype=np.float64)
     V[terminal] = 0.0
     V = _polish(mdp, V)
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, gap=gap)
+    return certify_solution(mdp, V, bellman_q(mdp, V), tol, "lp", res.nit or 1, gap=gap)
 
 
 _HIGHS_QUIET = []
@@ -337,4 +337,4 @@ def solve_cvxpy(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     _, V, objective, its = _dual_lp(mdp, rho)
     gap = abs(objective - float(rho @ V))
     V = _polish(mdp, V)
-    return _finish(mdp, V, bellman_q(mdp, V), tol, "cvxpy", its, gap=gap)
+    return certify_solution(mdp, V, bellman_q(mdp, V), tol, "cvxpy", its, gap=gap)

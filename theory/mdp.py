@@ -81,14 +81,14 @@ def _idx(name: str, index: tuple[int, ...]) -> str:
     return f"{name}[{', '.join(map(str, index))}]"
 
 
-def _check_finite(name: str, a: np.ndarray) -> None:
+def check_finite(name: str, a: np.ndarray) -> None:
     bad = ~np.isfinite(a)
     if bad.any():
         i = _first_bad(bad)
         raise InvalidMDP(f"{_idx(name, i)} = {float(a[i])} is not finite")
 
 
-def _check_distribution(name: str, a: np.ndarray, leading: str) -> None:
+def check_distribution(name: str, a: np.ndarray, leading: str) -> None:
     """a[..., :] rows on the simplex; `leading` names the indices of a row.
 
     Two passes over ``a`` when it is valid (row sums, global minimum; a NaN or inf makes
@@ -96,7 +96,7 @@ def _check_distribution(name: str, a: np.ndarray, leading: str) -> None:
     sums = a.sum(axis=-1)
     lo = a.min() if a.size else 0.0
     if not (np.isfinite(sums).all() and np.isfinite(lo)):
-        _check_finite(name, a)
+        check_finite(name, a)
     if lo < 0:
         i = _first_bad(a < 0)
         raise InvalidMDP(
@@ -120,7 +120,7 @@ def _check_exact_rows(name: str, a: np.ndarray) -> None:
             raise InvalidMDP(f"{where} sums to {sums[i]} exactly, not 1 (exact input)")
 
 
-def _check_gamma_horizon(gamma, horizon):
+def check_gamma_horizon(gamma, horizon):
     """γ must be a real number (int, float, numpy scalar, Fraction, sympy Rational): a string
     such as ``"0.9"``, a bool or a complex number is refused, not converted."""
     g0 = gamma[()] if isinstance(gamma, np.ndarray) and gamma.ndim == 0 else gamma
@@ -165,7 +165,7 @@ class TabularMDP:
     )
 
     def __init__(self, P, R, *, gamma, horizon=None, mu0=None):
-        gamma_f, horizon = _check_gamma_horizon(gamma, horizon)
+        gamma_f, horizon = check_gamma_horizon(gamma, horizon)
         exact = False
         if sp.issparse(P):
             if P.dtype.kind not in "biuf":
@@ -220,7 +220,7 @@ class TabularMDP:
                     f"P axis 2 (next state s') has length {S2} but axis 0 (state s) has "
                     f"length {S}; P must have shape (S, A, S)"
                 )
-            _check_distribution("P", Pf, "each P[s, a, :] must be a distribution over s'")
+            check_distribution("P", Pf, "each P[s, a, :] must be a distribution over s'")
             self._P_exact = None
             if exact:
                 Pe = _as_exact(P_in)
@@ -242,7 +242,7 @@ class TabularMDP:
             raise InvalidMDP(f"R axis 0 (state s) has length {Rf.shape[0]} but P has {S} states")
         if Rf.shape[1] != A:
             raise InvalidMDP(f"R axis 1 (action a) has length {Rf.shape[1]} but P has {A} actions")
-        _check_finite("R", Rf)
+        check_finite("R", Rf)
         Rf = np.array(Rf, dtype=np.float64)
         Rf.setflags(write=False)
         self._R = Rf
@@ -262,7 +262,7 @@ class TabularMDP:
                 raise InvalidMDP(
                     f"mu0 must have shape ({S},) (one entry per state); got {mf.shape}"
                 )
-            _check_distribution("mu0", mf, "mu0 must be a distribution over states")
+            check_distribution("mu0", mf, "mu0 must be a distribution over states")
             mf = np.array(mf)
         mf.setflags(write=False)
         self._mu0 = mf

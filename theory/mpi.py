@@ -22,7 +22,8 @@ V + m/(1 − γ); the same for the upper side). The returned V = V_k + (max d + 
 is within span(d)/(2(1 − γ)) of V* in exact arithmetic. Because P has rows on the simplex,
 P (V + c) = P V + c, so the returned Q = Q_k + γ (max d + min d)/(2(1 − γ)) is
 R + γ P V of the returned V up to rounding, which is bounded (or Q recomputed) by
-:func:`~mesabase.theory.solvers._midpoint`: the final full pass is also the certificate
+:func:`~mesabase.theory.certificate.midpoint_correction`: the final full pass is also the
+certificate
 (``error_bound`` adds the floating-point term of :mod:`.solvers`). The pass loop also
 stops when span(d) is down to the rounding floor and no longer shrinks.
 
@@ -44,6 +45,7 @@ import threading
 
 import numpy as np
 
+from .certificate import UNIT_ROUNDOFF as _U
 from .mdp import TabularMDP
 
 __all__ = ["modified_policy_iteration"]
@@ -72,7 +74,7 @@ def _evaluate_partial(P_pi, r_pi, W, g, eps, budget):
     also when the budget runs out (the span of e often stalls at its rounding floor
     before ``eps``): the level of V^π is then right, and the full pass that follows
     needs only a small shift — whose rounding the certificate can bound without another
-    pass over P (:func:`~mesabase.theory.solvers._midpoint`)."""
+    pass over P (:func:`~mesabase.theory.certificate.midpoint_correction`)."""
     c = g / (1.0 - g)
     buf = np.empty_like(W)
     lo = hi = 0.0
@@ -100,22 +102,22 @@ def modified_policy_iteration(mdp: TabularMDP, tol: float, *, max_passes: int = 
     reached), ``V`` is the last iterate. ``tie_rtol``: an extra relative tie margin
     (default 0: only differences within 2·E_Q, the rounding bound of Q̂, are ties).
     """
-    return _mpi(mdp, tol, max_passes=max_passes, eval_budget=eval_budget,
-                tie_rtol=tie_rtol)[:6]
+    return mpi_with_rounding(mdp, tol, max_passes=max_passes, eval_budget=eval_budget,
+                             tie_rtol=tie_rtol)[:6]
 
 
-def _mpi(mdp: TabularMDP, tol: float, *, max_passes: int = 50, eval_budget: int = 100,
-         tie_rtol: float = 0.0, rd=None):
+def mpi_with_rounding(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
+                      eval_budget: int = 100, tie_rtol: float = 0.0, rd=None):
     """:func:`modified_policy_iteration` returning also ``qerr``, a bound on
     |Q − (R + γ P V)| entrywise (None when not converged)."""
-    from .solvers import _U, _midpoint, _norm, _rounding
+    from .certificate import inf_norm, mdp_rounding, midpoint_correction
 
     g = mdp.gamma
     if not 0.0 < g < 1.0:
         raise ValueError(f"modified policy iteration needs 0 < gamma < 1; got {g}")
     if mdp.is_sparse:
         raise ValueError("modified policy iteration here is for dense P; use value iteration")
-    rd = _rounding(mdp) if rd is None else rd
+    rd = mdp_rounding(mdp) if rd is None else rd
     fa, fb = rd.floor()
     Pm, R = mdp.P_matrix, mdp.R
     S, A = R.shape
@@ -148,13 +150,13 @@ def _mpi(mdp: TabularMDP, tol: float, *, max_passes: int = 50, eval_budget: int 
         lo, hi = float(d.min()), float(d.max())
         span = hi - lo
         bound = span / (2.0 * one_minus)
-        vnorm = float(_norm(V))
+        vnorm = float(inf_norm(V))
         floor = 2.0 * (fa + fb * vnorm) + 4.0 * _U * max(abs(hi), abs(lo))
         if bound <= tol or (span <= floor and span >= prev):
             qerr = float(rd.q_error(vnorm))
-            V, Q, qerr = _midpoint(rd, V, Q, lo, hi, qerr, recompute)
+            V, Q, qerr = midpoint_correction(rd, V, Q, lo, hi, qerr, recompute)
             if qerr is None:
-                qerr = float(rd.q_error(_norm(V)))
+                qerr = float(rd.q_error(inf_norm(V)))
             return V, Q, actions, k, float(bound), True, qerr
         prev = span
         best = np.argmax(Q, axis=1)

@@ -89,18 +89,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .certificate import SAFETY_FACTOR as _SAFE
+from .certificate import SMALLEST_SUBNORMAL as _ETA
+from .certificate import UNIT_ROUNDOFF as _U
+from .certificate import higham_gamma, set_width
 from .checks import check_int, check_real
 from .empirical import empirical_counts, empirical_mdp
 from .history import History
 from .solution import Solution, optimal_set
-from .solvers import (
-    SAFETY_FACTOR,
-    SMALLEST_SUBNORMAL,
-    UNIT_ROUNDOFF,
-    higham_gamma,
-    set_width,
-    solve,
-)
+from .solvers import solve
 
 __all__ = ["history_optimal", "OBJECTIVES", "MAX_ENUMERATED", "ELEMENTARY_RTOL", "log_optimal",
            "is_scores"]
@@ -129,7 +126,7 @@ def _pack(V, Q, optimal, policy, method, bounded, tol, single, error_bound) -> S
 
 
 # ---- certificates of the closed forms (module docstring, "Certificates") ---------------------
-_U, _SAFE, _ETA = UNIT_ROUNDOFF, SAFETY_FACTOR, SMALLEST_SUBNORMAL
+_U, _SAFE, _ETA = _U, _SAFE, _ETA
 #: Assumed relative accuracy of numpy's float64 log, exp and power: 4 ulps (8u), with margin
 #: (numpy validates float64 log and exp to 1 ulp: _core/tests/data/umath-validation-set-*).
 ELEMENTARY_RTOL = _LIBM = 8.0 * _U

@@ -40,11 +40,12 @@ import dataclasses
 import numpy as np
 
 from .batch import MDPBatch, solve_batch
-from .episodic import _is_episodic
-from .evaluation import _reward, bellman_q
+from .certificate import backward_bound, covering_set, make_solution, mdp_rounding
+from .episodic import is_episodic
+from .evaluation import bellman_q, reward_array
 from .mdp import InvalidMDP, TabularMDP
 from .solution import Solution
-from .solvers import _backward_bound, _covering_set, _rounding, _solution, solve
+from .solvers import solve
 
 __all__ = ["check_allowed", "copy_mdp", "solve_restricted", "restricted_optima", "reachable",
            "argmax_set_allowed"]
@@ -81,7 +82,7 @@ def copy_mdp(mdp: TabularMDP, allowed, reward=None) -> TabularMDP:
     m = check_allowed(allowed, (S, A))
     if m.ndim != 2:
         raise InvalidMDP(f"copy_mdp takes one (S, A) mask; got shape {m.shape}")
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     c = _copy_index(m)
     rows = (np.arange(S)[:, None] * A + c).reshape(-1)
     Pm = mdp.P_matrix[rows]
@@ -131,7 +132,7 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
       ([2.0], [[True, False]])
     """
     S, A = mdp.n_states, mdp.n_actions
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     m = check_allowed(allowed, (S, A))
     if m.ndim > 3:
         raise InvalidMDP(f"allowed must be (S, A) or (H, S, A); got {m.shape}")
@@ -142,14 +143,14 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
     if mdp.horizon is not None:
         V, Q = _masked_backward(mdp, m[None], r, per_step)
         V, Q = V[0], Q[0]
-        bound = _backward_bound(_rounding(mdp, r), V)  # rounding only (solvers, item 5)
-        return _solution(V, Q, tol, "restricted:backward", mdp.horizon, 0.0, bound, bound,
+        bound = backward_bound(mdp_rounding(mdp, r), V)  # rounding only (solvers, item 5)
+        return make_solution(V, Q, tol, "restricted:backward", mdp.horizon, 0.0, bound, bound,
                          np.argmax(Q, axis=-1))
     sol = solve(copy_mdp(mdp, m, r), method="pi", tol=tol)
     Q = np.where(m, bellman_q(mdp, sol.V, r), -np.inf)
     actions = _copy_index(m)[np.arange(S), sol.actions]
     # sol.tol is the certified width for the copy MDP's Q, whose allowed entries are these
-    optimal, policy, width = _covering_set(Q, sol.tol, actions)
+    optimal, policy, width = covering_set(Q, sol.tol, actions)
     for a in (Q, optimal, policy, actions):
         a.setflags(write=False)
     return dataclasses.replace(sol, Q=Q, optimal=optimal, policy=policy, actions=actions,
@@ -167,7 +168,7 @@ def restricted_optima(mdp: TabularMDP, allowed, reward=None, *, per_step: bool =
     Minimise by passing −reward and negating.
     """
     S, A = mdp.n_states, mdp.n_actions
-    r = _reward(mdp, reward)
+    r = reward_array(mdp, reward)
     trailing = (mdp.horizon, S, A) if per_step else (S, A)
     if per_step and mdp.horizon is None:
         raise InvalidMDP("per_step=True needs a finite-horizon MDP")
@@ -177,7 +178,7 @@ def restricted_optima(mdp: TabularMDP, allowed, reward=None, *, per_step: bool =
     if mdp.horizon is not None:
         V, _ = _masked_backward(mdp, flat, r, per_step)
         return (V[:, 0] @ mdp.mu0).reshape(batch_shape)
-    if mdp.is_sparse or _is_episodic(mdp):
+    if mdp.is_sparse or is_episodic(mdp):
         out = np.array([mdp.mu0 @ solve_restricted(mdp, f, r).V for f in flat])
         return out.reshape(batch_shape)
     out = np.empty(flat.shape[0])

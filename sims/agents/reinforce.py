@@ -110,7 +110,7 @@ class DivergedError(ValueError, FloatingPointError):
                                 None if self.seed == self.row else self.seed))
 
 
-def _check_finite(x: np.ndarray, step, what: str, rows=None, r=None, coef=None,
+def check_finite(x: np.ndarray, step, what: str, rows=None, r=None, coef=None,
                   s=None) -> None:
     """Raise DivergedError if ``x`` (seed axis first) has a non-finite entry. One reduction
     when it has none (a NaN or ±∞ makes the sum non-finite; a finite sum that overflows
@@ -340,16 +340,16 @@ class Reinforce:
             coef = self._alpha(st.count) * (r - st.baseline)
             where, logits = self._rows(st.theta, n, s)
             if self._linear is not None:
-                _check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
+                check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
             psi = self._score(logits, where, n, a)
             psi *= coef[:, None]
             if self._linear is None:
                 new = logits + psi
-                _check_finite(new, t, "theta[{n}, {s}]", r=r, coef=coef, s=s)
+                check_finite(new, t, "theta[{n}, {s}]", r=r, coef=coef, s=s)
                 theta = self._put_rows(st.theta, where, new)
             else:
                 theta = st.theta + psi
-                _check_finite(theta, t, "theta[{n}]", r=r, coef=coef)
+                check_finite(theta, t, "theta[{n}]", r=r, coef=coef)
         baseline, bcount = st.baseline, st.baseline_count
         if self.baseline == "mean":
             bcount = bcount + 1
@@ -365,7 +365,7 @@ class Reinforce:
         g, b = self.gamma, st.baseline
         where, logits = self._rows(st.theta, n, s)
         if self._linear is not None:
-            _check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
+            check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
         psi = self._score(logits, where, n, a)
         if self._linear is None:
             trace = g * st.trace if g != 1.0 else st.trace.copy()
@@ -386,7 +386,7 @@ class Reinforce:
             alpha = np.broadcast_to(self._alpha(count), (len(n),))[done]
             theta = theta.copy()
             upd = theta[done] + alpha.reshape(-1, *(1,) * (theta.ndim - 1)) * accum[done]
-            _check_finite(upd, t, "theta[{n}] at the episode's end", rows=np.flatnonzero(done))
+            check_finite(upd, t, "theta[{n}] at the episode's end", rows=np.flatnonzero(done))
             theta[done] = upd
             count = count + done
             if self.baseline == "mean":
