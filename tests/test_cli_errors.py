@@ -163,7 +163,7 @@ def test_non_utf8_spec_is_one_line(tmp_path, capsys):
     store = tmp_path / "store"
     code, io = _main(["sweep", str(spec), "--executor", "serial", "--out", str(store)], capsys)
     assert code == 2
-    _one_line(io.err, f"cannot read {spec}: not UTF-8 text (byte 0xe9 at offset 19)")
+    _one_line(io.err, str(spec), "not UTF-8 text", "0xe9", "19")
     assert not store.exists()
 
 

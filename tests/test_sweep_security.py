@@ -375,7 +375,7 @@ def test_results_says_when_it_creates_the_csv_folder(tmp_path, capsys):
     csv = tmp_path / "new" / "deeper" / "all.csv"
     assert _main("results", str(out), "--csv", str(csv)) == 0
     text = capsys.readouterr().out
-    assert f"created the folder {csv.parent}" in text and csv.exists()
+    assert f"mesabase: created folder {csv.parent}" in text and csv.exists()
 
 
 def test_the_command_never_ends_in_a_traceback(tmp_path, capsys):

@@ -379,24 +379,6 @@ def _silence_stdout() -> None:
         pass
 
 
-def _check_inputs(args) -> None:
-    """Read and decode the command's input files before any work, so that an unreadable or
-    non-UTF-8 one is reported by path (:class:`~mesabase.sims.files.PathError`); create
-    (and announce) the folder of ``results --csv FILE`` when there is a store to export."""
-    from pathlib import Path
-
-    from ..files import make_folder, reading
-
-    if args.command == "sweep" and Path(args.spec).is_file():
-        with reading(args.spec):
-            Path(args.spec).read_bytes().decode("utf-8")
-    if args.command == "results" and args.csv:
-        from ..experiments.store import MANIFEST
-
-        if (Path(args.store) / MANIFEST).is_file():
-            make_folder(Path(args.csv).parent, sys.stdout)
-
-
 def _dispatch(parser, args) -> int:
     if args.command == "demo":
         return demo(args.out, quick=args.quick)
@@ -423,7 +405,6 @@ def _dispatch(parser, args) -> int:
     if args.command in ("sweep", "results"):
         from .sweep import results_main, sweep_main
 
-        _check_inputs(args)
         return (sweep_main if args.command == "sweep" else results_main)(args)
     parser.print_help()
     return 0

@@ -37,6 +37,8 @@ import time
 import warnings
 from pathlib import Path
 
+from ..files import make_folder
+
 __all__ = ["add_parsers", "sweep_main", "results_main", "summarise", "SWEEPS_DIR",
            "DASK_HINT"]
 
@@ -246,9 +248,7 @@ def _results_main(args, stream) -> int:
         csv = Path(args.csv)
         tmp = csv.with_name(f".{csv.name}.{os.getpid()}.tmp")
         try:
-            if not csv.parent.exists():
-                csv.parent.mkdir(parents=True)
-                stream.write(f"created the folder {csv.parent}\n")
+            make_folder(csv.parent, stream)  # says "mesabase: created folder" when it does
             table.to_csv(tmp, index=False)
             os.replace(tmp, csv)
         except OSError as e:
