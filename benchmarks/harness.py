@@ -128,7 +128,7 @@ def machine() -> dict:
     try:
         b = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         blas = f"{b['name']} {b['version']}"
-    except Exception:
+    except (TypeError, KeyError):  # numpy < 1.25 has no mode=; a build without BLAS entries
         blas = "unknown"
     return {"cpu": cpu, "nproc": os.cpu_count(), "mem_gib": mem,
             "python": platform.python_version(), "numpy": np.__version__,
