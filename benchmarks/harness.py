@@ -24,8 +24,8 @@ import scipy.sparse as sp
 from machine import cpu_name  # benchmarks/machine.py
 
 from mesabase.theory import TabularMDP, policy_iteration, solve
-from mesabase.theory.batch import MDPBatch, solve_batch
-from mesabase.theory.solvers import _vi_sweeps
+from mesabase.theory.solvers.batch import MDPBatch, solve_batch
+from mesabase.theory.solvers.iteration import _vi_sweeps
 
 try:
     import mdptoolbox

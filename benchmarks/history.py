@@ -16,7 +16,7 @@ with reward 0: the defaults of ``empirical_mdp``) is solved, at γ = 0.95 and 0.
     stopped when ‖V_{k+1} − V_k‖∞ < tol (1 − γ)/(2γ), tol = 1e-8 (the classic rule: the
     greedy policy of V_{k+1} is tol-optimal; Puterman 1994, Thm 6.3.1);
 (b) ``solve(TabularMDP(P̂, R̂, gamma), "pi")`` from scratch (policy iteration, exact);
-(c) :class:`mesabase.theory.incremental.IncrementalCE` (one-row update + warm-started
+(c) :class:`mesabase.theory.history.incremental.IncrementalCE` (one-row update + warm-started
     policy iteration with Sherman–Morrison), for one seed and for ``--seeds`` seeds at once.
 
 (a) and (b) are timed on every ``--sample``-th step (their counts are kept up to date, not
@@ -42,9 +42,9 @@ import numpy as np
 from machine import cpu_name  # benchmarks/machine.py (the script's folder is on sys.path)
 
 from mesabase.theory import TabularMDP, solve
-from mesabase.theory.batch import MDPBatch, solve_batch
-from mesabase.theory.empirical import model_arrays
-from mesabase.theory.incremental import IncrementalCE
+from mesabase.theory.history.empirical import model_arrays
+from mesabase.theory.history.incremental import IncrementalCE
+from mesabase.theory.solvers.batch import MDPBatch, solve_batch
 
 S, A = 50, 4
 GAMMAS = (0.95, 0.99)

@@ -16,7 +16,7 @@ d*(s, a) (V*(s) − Q*(s, a)) = 0 holds, so both objectives equal μ0ᵀV*.
 Established in exact rational arithmetic: the identity by expanding with symbolic d and V,
 the certificate with V* from ``solve(mdp, "exact")`` and d* from a rational linear solve.
 
-About :func:`mesabase.theory.lp.solve_cvxpy` (the dual LP, V* read off its multipliers).
+About :func:`mesabase.theory.solvers.lp.solve_cvxpy` (the dual LP, V* read off its multipliers).
 
 Reference: A. S. Manne, Management Science 6(3), 1960; M. L. Puterman, *Markov Decision
 Processes*, Wiley 1994, §6.9.
@@ -124,6 +124,6 @@ def lp_duality() -> Proof:
                      "certificate checked exactly on a 2-state, 3-action MDP with rational data"),
         steps=steps,
         holds=ok,
-        about="mesabase.theory.lp.solve_cvxpy",
+        about="mesabase.theory.solvers.lp.solve_cvxpy",
         references=("Manne, Management Science 6(3), 1960", "Puterman (1994), §6.9"),
     )

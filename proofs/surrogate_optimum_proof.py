@@ -5,7 +5,7 @@ When every c_a ≥ 0 (and Σ_a c_a > 0) the maximiser is the reward-weighted fre
 c_a/π_a = λ gives π_a = c_a/λ and the constraint gives λ = Σ c. The objective is concave
 (Hessian diag(−c_a/π_a²) ⪯ 0), so the stationary point is the maximum. Solved for c
 symbolic (positive) with K = 2, 3, 4; the zero-c boundary cases are handled in
-:func:`mesabase.theory.objectives.log_optimal`.
+:func:`mesabase.theory.history.objectives.log_optimal`.
 
 When some c_a < 0 the supremum is +∞, for symbolic K: along the feasible path π_a = ε,
 π_b = (1 − ε)/(K − 1) for b ≠ a, the objective is c_a log ε + C log((1 − ε)/(K − 1)) with
@@ -80,6 +80,6 @@ def surrogate_optimum() -> Proof:
                      "if some c_a < 0 the supremum is +∞ (any K ≥ 2)"),
         steps=tuple(steps),
         holds=bool(ok),
-        about="mesabase.theory.objectives.log_optimal",
+        about="mesabase.theory.history.objectives.log_optimal",
         references=("S. Boyd and L. Vandenberghe, Convex Optimization (2004), §5.5.3 (KKT)",),
     )

@@ -25,19 +25,14 @@ MAX_LINES = 500
 #: higher one or another folder of the same layer. The key is the longest matching module
 #: prefix; every module must match one (a new folder is placed here on purpose).
 LAYERS = {
-    # mesabase.theory. Still flat: its grouping into solvers/, history/, attribution/ and
-    # bandits/ (docs/architecture.md) is the part of issue 12 not done yet; until then each
-    # module has its own layer (any accepted violation would be listed in THEORY_DEBT).
+    # mesabase.theory: the MDP and what every computation shares, then solvers/, then what
+    # is built on solving (bandits/, history/), then attribution/.
     "mesabase.theory.checks": 0, "mesabase.theory.mdp": 1, "mesabase.theory.solution": 2,
     "mesabase.theory.episodic": 3, "mesabase.theory.evaluation": 4,
     "mesabase.theory.examples": 5, "mesabase.theory.convert": 5.1,
-    "mesabase.theory.strategies": 5.2, "mesabase.theory.gittins": 6,
-    "mesabase.theory.bandits": 7, "mesabase.theory.kernels": 6.5, "mesabase.theory.exact": 8,
-    "mesabase.theory.certificate": 9, "mesabase.theory.mpi": 9.5,
-    "mesabase.theory.lp": 9.6, "mesabase.theory.batch": 9.7, "mesabase.theory.solvers": 10,
-    "mesabase.theory.history": 11, "mesabase.theory.empirical": 12,
-    "mesabase.theory.objectives": 13, "mesabase.theory.incremental_checks": 13.5,
-    "mesabase.theory.incremental": 14, "mesabase.theory.restricted": 15,
+    "mesabase.theory.strategies": 5.2,
+    "mesabase.theory.solvers": 10,
+    "mesabase.theory.bandits": 11, "mesabase.theory.history": 12,
     "mesabase.theory.attribution": 16,
     "mesabase.theory": 19,
     # mesabase.sims (above every theory module)
@@ -55,18 +50,8 @@ LAYERS = {
 }
 
 
-#: Known violations inside mesabase.theory, kept until its modules are grouped (issue 12):
-#: a check fails on any violation not listed here, and on a listed one that is gone (delete
-#: it from the list), so the list only shrinks.
-THEORY_DEBT = frozenset(Path(__file__).with_name("architecture_debt.txt").read_text(
-    encoding="utf-8").split("\n")) - {""}
-
-
-def _ratchet(found: list[str]) -> None:
-    """Fail on a violation outside THEORY_DEBT, or on a THEORY_DEBT entry of this check's
-    kind that no longer occurs."""
-    new = sorted(set(found) - THEORY_DEBT)
-    assert not new, "new violations:\n" + "\n".join(new)
+def _none(found: list[str]) -> None:
+    assert not found, "violations:\n" + "\n".join(sorted(found))
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
@@ -167,7 +152,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_no_import_cycles():
-    _ratchet(["cycle: " + " ".join(c) for c in _cycles(GRAPH)])
+    _none(["cycle: " + " ".join(c) for c in _cycles(GRAPH)])
 
 
 def test_every_module_is_in_a_layer():
@@ -187,7 +172,7 @@ def test_imports_point_down_the_layers():
                 continue  # inside one folder (its package __init__ may gather its modules)
             if trank >= rank:
                 upward.append(f"upward: {m} imports {target}")
-    _ratchet(upward)
+    _none(upward)
 
 
 def test_no_module_imports_a_private_name_of_another():
@@ -198,29 +183,12 @@ def test_no_module_imports_a_private_name_of_another():
               for m in MODULES for target, name, line in _imports(m)
               if name is None and target.rsplit(".", 1)[-1].startswith("_")
               and not target.endswith("__")]
-    _ratchet(found)
+    _none(found)
 
 
 def test_no_file_over_500_lines():
-    _ratchet([f"long: {p.relative_to(ROOT)}" for p, _ in MODULES.values()
+    _none([f"long: {p.relative_to(ROOT)}" for p, _ in MODULES.values()
               if len(p.read_text(encoding="utf-8").splitlines()) > MAX_LINES])
-
-
-def test_the_theory_debt_only_shrinks():
-    """Every THEORY_DEBT entry still occurs (a fixed one must be deleted from the list)."""
-    found = {"cycle: " + " ".join(c) for c in _cycles(GRAPH)}
-    for m in MODULES:
-        key, rank = _layer(m)
-        for target, name, _ in _imports(m):
-            if target in MODULES and _layer(target)[0] != key and _layer(target)[1] >= rank:
-                found.add(f"upward: {m} imports {target}")
-            if name and name.startswith("_") and not name.startswith("__") and target != m:
-                found.add(f"private: {m} imports {name} from {target}")
-    found |= {f"long: {p.relative_to(ROOT)}" for p, _ in MODULES.values()
-              if len(p.read_text(encoding="utf-8").splitlines()) > MAX_LINES}
-    gone = sorted(THEORY_DEBT - found)
-    assert not gone, "fixed; delete from tests/architecture_debt.txt:\n" + "\n".join(gone)
-    assert all(" mesabase.theory" in d or "theory/" in d for d in THEORY_DEBT)
 
 
 def _packages() -> list[types.ModuleType]:

@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.stats import binomtest
 
 from mesabase.theory import History, InvalidMDP, TabularMDP, empirical_mdp, expected_return
-from mesabase.theory.attribution import (
+from mesabase.theory.attribution.gaps import (
     behaviour_range,
     behaviour_values,
     behaviour_verdicts,
@@ -21,13 +21,13 @@ from mesabase.theory.attribution import (
     verdict,
     verdict_fractions,
 )
-from mesabase.theory.restricted import (
+from mesabase.theory.attribution.restricted import (
     argmax_set_allowed,
     reachable,
     restricted_optima,
     solve_restricted,
 )
-from mesabase.theory.solvers import solve
+from mesabase.theory.solvers.iteration import solve
 from mesabase.theory.strategies import mdps
 
 TOL = 1e-9

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesabase.theory import TabularMDP, kernels, solve, solvers, value_iteration
-from mesabase.theory.mpi import modified_policy_iteration
-from mesabase.theory.solvers import _vi_sweeps, mdp_rounding
+from mesabase.theory import TabularMDP, solve, value_iteration
+from mesabase.theory.solvers import iteration as solvers
+from mesabase.theory.solvers import kernels
+from mesabase.theory.solvers.iteration import _vi_sweeps, mdp_rounding
+from mesabase.theory.solvers.mpi import modified_policy_iteration
 
 TOL = 1e-8  # the tol passed to the solvers: ‖V − V*‖∞ must be below it
 Q_EXACT = 1e-12  # ‖Q − (R + γ P V)‖∞ relative to 1 + |Q|: rounding only

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesabase.theory import TabularMDP, solve
-from mesabase.theory.bandits import (
+from mesabase.theory.bandits.bayes import (
     MAX_STATES,
     BayesBandit,
     bayes_optimal_bandit,

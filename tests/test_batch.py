@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mesabase.theory import InvalidMDP, TabularMDP, solve
-from mesabase.theory.batch import MDPBatch, solution_item, solve_batch
+from mesabase.theory.solvers.batch import MDPBatch, solution_item, solve_batch
 
 
 def _random_batch(seed, N=12, S=6, A=3, gamma=0.9, horizon=None):

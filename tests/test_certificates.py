@@ -26,10 +26,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesabase.theory import MDPBatch, TabularMDP, solve, solve_batch, value_iteration
-from mesabase.theory import solvers as solvers_module
+from mesabase.theory.attribution.restricted import solve_restricted
 from mesabase.theory.examples import chain_mdp, sutton_barto_small_gridworld
-from mesabase.theory.restricted import solve_restricted
 from mesabase.theory.solution import optimal_set
+from mesabase.theory.solvers import iteration as solvers_module
 
 U = 2.0 ** -53
 TOL = 1e-10

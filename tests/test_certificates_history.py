@@ -26,10 +26,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesabase.theory import History, TabularMDP, history_optimal, solve
-from mesabase.theory.empirical import empirical_mdp
-from mesabase.theory.incremental import IncrementalCE
+from mesabase.theory.history.empirical import empirical_mdp
+from mesabase.theory.history.incremental import IncrementalCE
 from mesabase.theory.solution import optimal_set
-from mesabase.theory.solvers import higham_gamma
+from mesabase.theory.solvers.iteration import higham_gamma
 
 U = 2.0 ** -53
 TOL = 1e-10

@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesabase.theory import IllPosedMDP, InvalidMDP, TabularMDP, evaluate, solve
-from mesabase.theory import exact as exact_mod
-from mesabase.theory.exact import _solve_linear, evaluate_exact, solve_exact
 from mesabase.theory.solution import optimal_set
+from mesabase.theory.solvers import exact as exact_mod
+from mesabase.theory.solvers.exact import _solve_linear, evaluate_exact, solve_exact
 
 AGREE = 1e-8  # tolerance for exact-vs-float agreement on V and Q
 SET_TOL = 1e-9  # tolerance defining the float optimal-action set

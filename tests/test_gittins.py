@@ -1,4 +1,4 @@
-"""Gittins indices of Beta–Bernoulli arms (mesabase.theory.gittins): published values, an
+"""Gittins indices of Beta–Bernoulli arms (mesabase.theory.bandits.gittins): published values, an
 independent restart-in-state computation, the accuracy guarantee, properties, the table,
 and every ValueError.
 
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesabase.theory import gittins_index, gittins_table
-from mesabase.theory.gittins import MAX_DEPTH, truncation_depth
+from mesabase.theory.bandits.gittins import MAX_DEPTH, truncation_depth
 
 # Christian & Griffiths, *Algorithms to Live By* (Henry Holt, 2016), ch. 2 "Explore/Exploit",
 # the text around its tables of Gittins indices "as a function of wins and losses" for a

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesabase.theory import solve
-from mesabase.theory.empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
-from mesabase.theory.history import History
-from mesabase.theory.objectives import MAX_ENUMERATED, history_optimal
+from mesabase.theory.history.empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
+from mesabase.theory.history.objectives import MAX_ENUMERATED, history_optimal
+from mesabase.theory.history.records import History
 
 
 # ---- History ------------------------------------------------------------------------

@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mesabase.theory.incremental as incremental
-from mesabase.theory.batch import MDPBatch, solve_batch
-from mesabase.theory.empirical import empirical_mdp, model_arrays
-from mesabase.theory.history import History
-from mesabase.theory.incremental import IncrementalCE
+import mesabase.theory.history.incremental as incremental
+from mesabase.theory.history.empirical import empirical_mdp, model_arrays
+from mesabase.theory.history.incremental import IncrementalCE
+from mesabase.theory.history.records import History
+from mesabase.theory.solvers.batch import MDPBatch, solve_batch
 
 ATOL = 1e-8  # agreement with from-scratch policy iteration, in V and Q (absolute)
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from mesabase.theory import IllPosedMDP, InvalidMDP, TabularMDP, occupancy, solve
-from mesabase.theory import lp as lp_module
-from mesabase.theory.lp import occupancy_lp, solve_cvxpy, solve_lp
+from mesabase.theory.solvers import lp as lp_module
+from mesabase.theory.solvers.lp import occupancy_lp, solve_cvxpy, solve_lp
 
 AGREE = 1e-8  # ‖V_lp − V_pi‖∞, ‖V_cvxpy − V_pi‖∞ and the duality gaps
 UNAMBIGUOUS = 1e-6  # best − second-best Q under PI above which the optimal set is clear

@@ -31,7 +31,7 @@ from mesabase.sims.meta import (
     split_seed,
     summarise,
 )
-from mesabase.theory.gittins import gittins_index
+from mesabase.theory.bandits.gittins import gittins_index
 
 
 class Fixed:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesabase.sims.meta import BetaTasks, DependentTasks
-from mesabase.theory.bandits import BayesBandit
+from mesabase.theory.bandits.bayes import BayesBandit
 
 N = 40_000  # samples for moment checks; a check fails beyond 5 standard errors
 

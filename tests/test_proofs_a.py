@@ -13,9 +13,9 @@ from mesabase.proofs.surrogate_optimum_proof import surrogate_optimum
 from mesabase.proofs.telescoping_proof import telescoping
 from mesabase.sims.agents.policies import TabularSoftmax
 from mesabase.sims.agents.reinforce import Reinforce, Transition
-from mesabase.theory.attribution import decompose
+from mesabase.theory.attribution.gaps import decompose
+from mesabase.theory.history.objectives import log_optimal
 from mesabase.theory.mdp import TabularMDP
-from mesabase.theory.objectives import log_optimal
 
 BUILDERS = [softmax_score, reinforce_unbiased, surrogate_optimum, telescoping]
 

@@ -18,7 +18,7 @@ from mesabase.sims.agents.full import FullOptimizer
 from mesabase.sims.agents.reinforce import Reinforce, Transition
 from mesabase.theory import TabularMDP, solve  # noqa: E402
 from mesabase.theory.evaluation import expected_return, occupancy, q_values  # noqa: E402
-from mesabase.theory.lp import occupancy_lp, solve_cvxpy  # noqa: E402
+from mesabase.theory.solvers.lp import occupancy_lp, solve_cvxpy  # noqa: E402
 
 PROOFS = {f.__name__: f for f in (dichotomy, policy_gradient_theorem, lp_duality,
                                    pg_bandit_rate)}

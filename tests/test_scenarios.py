@@ -22,8 +22,8 @@ from mesabase.sims.scenarios import (
 )
 from mesabase.sims.scenarios.keys_and_chests import DEPLOY_MAP, FEATURES, TRAIN_MAP
 from mesabase.theory import expected_return, solve
-from mesabase.theory.attribution import behaviour_range, behaviour_values
-from mesabase.theory.restricted import argmax_set_allowed
+from mesabase.theory.attribution.gaps import behaviour_range, behaviour_values
+from mesabase.theory.attribution.restricted import argmax_set_allowed
 
 TOL = 1e-12
 

@@ -18,7 +18,7 @@ from mesabase.theory import (
     solve,
     value_iteration,
 )
-from mesabase.theory.solvers import mdp_rounding
+from mesabase.theory.solvers.iteration import mdp_rounding
 from mesabase.theory.strategies import mdps
 
 FLOAT_METHODS = ("vi", "pi", "lp", "cvxpy", "auto")

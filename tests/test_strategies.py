@@ -51,7 +51,7 @@ def test_rational_mdps_hold_fractions_that_sum_exactly(mdp):
 @given(mdps(rational=True, n_states=st.integers(1, 3), n_actions=st.integers(1, 2)))
 @settings(max_examples=15)
 def test_rational_mdps_solve_exactly(mdp):
-    pytest.importorskip("mesabase.theory.exact")
+    pytest.importorskip("mesabase.theory.solvers.exact")
     exact = solve(mdp, method="exact")
     assert all(type(v) is Fraction for v in np.ravel(exact.V))
     np.testing.assert_allclose(np.asarray(exact.V, dtype=float), solve(mdp).V, rtol=0, atol=1e-8)

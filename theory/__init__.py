@@ -7,11 +7,14 @@ axis comes first when present: ``P[n, s, a, s']``.
 from .attribution import (
     Decomposition,
     Verdict,
+    argmax_set_allowed,
     behaviour_range,
     behaviour_values,
     behaviour_verdicts,
     decompose,
     proportion,
+    restricted_optima,
+    solve_restricted,
     verdict,
     verdict_fractions,
 )
@@ -22,10 +25,10 @@ from .bandits import (
     belief_index,
     belief_mdp,
     belief_states,
+    gittins_index,
+    gittins_table,
 )
-from .batch import MDPBatch, solution_item, solve_batch
 from .convert import from_gym, from_mdptoolbox
-from .empirical import EmpiricalBatch, EmpiricalMDP, empirical_mdp
 from .episodic import IllPosedMDP, check_episodic, terminal_states
 from .evaluation import (
     bellman_q,
@@ -36,20 +39,30 @@ from .evaluation import (
     occupancy,
     q_values,
 )
-from .exact import evaluate_exact, solve_exact
-from .gittins import gittins_index, gittins_table
-from .history import History
-from .incremental import IncrementalCE
-from .lp import occupancy_lp, solve_cvxpy, solve_lp
+from .history import (
+    OBJECTIVES,
+    EmpiricalBatch,
+    EmpiricalMDP,
+    History,
+    IncrementalCE,
+    empirical_mdp,
+    history_optimal,
+)
 from .mdp import InvalidMDP, TabularMDP, to_fraction
-from .objectives import OBJECTIVES, history_optimal
-from .restricted import argmax_set_allowed, restricted_optima, solve_restricted
 from .solution import Solution
 from .solvers import (
     METHODS,
+    MDPBatch,
     backward_induction,
+    evaluate_exact,
+    occupancy_lp,
     policy_iteration,
+    solution_item,
     solve,
+    solve_batch,
+    solve_cvxpy,
+    solve_exact,
+    solve_lp,
     value_iteration,
 )
 

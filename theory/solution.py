@@ -50,7 +50,7 @@ class Solution:
     * ``"incremental-pi"`` (:class:`~mesabase.theory.IncrementalCE`): as γ < 1, from Q
       recomputed for the V returned (rank-one drift included).
     * history objectives ``"is"`` and ``"log"``: the rounding of the closed form against
-      the objective's exact value (:mod:`~mesabase.theory.objectives`); ``residual`` 0.
+      the objective's exact value (:mod:`~mesabase.theory.history.objectives`); ``residual`` 0.
 
     ``tol`` is the width of the optimal set: the requested tol plus 2ε, where
     ε = E_Q + γρ̄·error_bound ≥ ‖Q − Q*‖∞ (plus 2u‖Q‖∞ for the comparison itself), so an

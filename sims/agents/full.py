@@ -3,7 +3,7 @@
 "Optimise θ all the way to convergence before every single action": before each action
 the learner recomputes, exactly, the maximiser of the history objective over everything
 it has seen, and acts by it. ``objective`` picks L_t (see
-:mod:`mesabase.theory.objectives`): ``"ce"`` (certainty equivalence), ``"is"``
+:mod:`mesabase.theory.history.objectives`): ``"ce"`` (certainty equivalence), ``"is"``
 (importance-weighted return), ``"log"`` (the seed's literal Σ r log π).
 
 Tie-breaking: argmax L_t is a set. ``tie="uniform"`` acts uniformly over the optimal
@@ -27,10 +27,10 @@ import numpy as np
 
 from mesabase.theory import MDPBatch, solve_batch
 from mesabase.theory.checks import check_int, check_real
-from mesabase.theory.empirical import model_arrays
-from mesabase.theory.history import History
-from mesabase.theory.incremental import IncrementalCE
-from mesabase.theory.objectives import OBJECTIVES, history_optimal, log_optimal
+from mesabase.theory.history.empirical import model_arrays
+from mesabase.theory.history.incremental import IncrementalCE
+from mesabase.theory.history.objectives import OBJECTIVES, history_optimal, log_optimal
+from mesabase.theory.history.records import History
 
 __all__ = ["FullOptimizer", "FullState", "TIES"]
 
@@ -122,7 +122,7 @@ class FullOptimizer:
 
     def _incremental(self) -> bool:
         """CE with a discounted model: one row changes per step, so re-solve incrementally
-        (:class:`~mesabase.theory.incremental.IncrementalCE`: a rank-one update of
+        (:class:`~mesabase.theory.history.incremental.IncrementalCE`: a rank-one update of
         (I − γ P̂_π)⁻¹ and warm-started policy iteration, tested equal to a fresh solve)."""
         return (self.objective == "ce" and self.horizon is None and self.gamma < 1.0
                 and np.ndim(self.prior) == 0)

@@ -48,7 +48,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from mesabase.theory import argmax_set_allowed, solve
-from mesabase.theory.attribution import (
+from mesabase.theory.attribution.gaps import (
     Decomposition,
     behaviour_range,
     behaviour_values,
@@ -56,7 +56,7 @@ from mesabase.theory.attribution import (
     proportion,
     verdict,
 )
-from mesabase.theory.empirical import empirical_counts, model_arrays
+from mesabase.theory.history.empirical import empirical_counts, model_arrays
 
 from ..agents.full import FullOptimizer
 from .transfer import (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mesabase.theory.objectives import history_optimal
+from mesabase.theory.history.objectives import history_optimal
 
 from ..agents.full import FullOptimizer, break_ties
 from ..agents.policies import LinearSoftmax, softmax

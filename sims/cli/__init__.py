@@ -7,7 +7,6 @@ code. ``prove`` and ``claims`` come from :mod:`mesabase.proofs.commands` through
 imports it.
 """
 
-from .app import demo, exactness_check, run_scenarios
-from .app import main as main
+from .app import demo, exactness_check, main, run_scenarios
 
 __all__ = ["main", "demo", "run_scenarios", "exactness_check"]

@@ -40,8 +40,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from mesabase.theory.bandits import BayesBandit
-from mesabase.theory.gittins import gittins_table
+from mesabase.theory.bandits.bayes import BayesBandit
+from mesabase.theory.bandits.gittins import gittins_table
 
 from .rollouts import NoState
 

@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from mesabase.theory.bandits import belief_index, belief_states
+from mesabase.theory.bandits.bayes import belief_index, belief_states
 
 from ..agents.policies import softmax
 from .rollouts import NoState, check_int, rollout, sample_arms

@@ -25,7 +25,7 @@ from numbers import Integral
 import numpy as np
 from scipy import integrate, special
 
-from mesabase.theory.bandits import (
+from mesabase.theory.bandits.bayes import (
     BayesBandit,
     bayes_optimal_bandit,
     bayes_optimal_dependent,

@@ -43,7 +43,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from mesabase.theory.attribution import proportion
+from mesabase.theory.attribution.gaps import proportion
 
 from ..envs.gridworld import Gridworld
 from .render import (

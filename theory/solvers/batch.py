@@ -16,6 +16,8 @@ import dataclasses
 
 import numpy as np
 
+from ..mdp import InvalidMDP, TabularMDP, check_distribution, check_finite, check_gamma_horizon
+from ..solution import Solution
 from .certificate import SAFETY_FACTOR as _SAFE
 from .certificate import UNIT_ROUNDOFF as _U
 from .certificate import (
@@ -26,8 +28,6 @@ from .certificate import (
     make_solution,
     rounding_from,
 )
-from .mdp import InvalidMDP, TabularMDP, check_distribution, check_finite, check_gamma_horizon
-from .solution import Solution
 
 __all__ = ["MDPBatch", "solve_batch", "solution_item"]
 
@@ -131,7 +131,7 @@ def _rounding_batch(batch: MDPBatch) -> Rounding:
 
 
 def _finish_batch(batch: MDPBatch, rd: Rounding, V, Q, tol, method, k, actions) -> Solution:
-    """The certificate per model (as :func:`~mesabase.theory.certificate.certify_solution`) for Q̂
+    """The certificate per model (as :func:`~.certificate.certify_solution`) for Q̂
     computed afresh from V; ``residual``, ``error_bound`` and the set's width are the
     batch maxima."""
     qerr = rd.q_error(inf_norm(V, axis=1))  # (N,)

@@ -41,9 +41,9 @@ from math import lcm
 
 import numpy as np
 
-from .episodic import IllPosedMDP, check_episodic, policy_terminates, terminal_states
-from .mdp import InvalidMDP, TabularMDP, to_fraction
-from .solution import Solution, optimal_set
+from ..episodic import IllPosedMDP, check_episodic, policy_terminates, terminal_states
+from ..mdp import InvalidMDP, TabularMDP, to_fraction
+from ..solution import Solution, optimal_set
 
 __all__ = ["solve_exact", "evaluate_exact"]
 

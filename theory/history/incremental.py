@@ -1,7 +1,7 @@
 """The certainty-equivalent optimum π*_t kept up to date one transition at a time.
 
 At step t each seed's empirical model M̂_t = (P̂, R̂) (``model_arrays`` in
-:mod:`~mesabase.theory.empirical`: counts, an optional Dirichlet prior, a prior mean
+:mod:`~mesabase.theory.history.empirical`: counts, an optional Dirichlet prior, a prior mean
 reward, a rule for unvisited pairs) is solved exactly. One transition (s, a, r, s')
 changes only the row (s, a) of M̂:
 
@@ -75,10 +75,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import get_blas_funcs
 
-from .checks import check_int, check_real, is_real, real_array
+from ..checks import check_int, check_real, is_real, real_array
+from ..solution import Solution
 from .empirical import UNVISITED, model_arrays
 from .incremental_checks import certify, model_rounding, screen, tie_coefficients
-from .solution import Solution
 
 _dger = get_blas_funcs("ger", dtype=np.float64)
 

@@ -59,6 +59,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..episodic import IllPosedMDP, check_episodic, is_episodic
+from ..evaluation import bellman_q, stationary_values
+from ..mdp import TabularMDP
+from ..solution import Solution
 from . import kernels
 from .certificate import (
     SAFETY_FACTOR,
@@ -79,10 +83,6 @@ from .certificate import (
     set_width,
 )
 from .certificate import UNIT_ROUNDOFF as _U
-from .episodic import IllPosedMDP, check_episodic, is_episodic
-from .evaluation import bellman_q, stationary_values
-from .mdp import TabularMDP
-from .solution import Solution
 
 __all__ = ["solve", "value_iteration", "policy_iteration", "backward_induction", "METHODS",
            # the certificate's building blocks, for solvers elsewhere (incremental, objectives)
@@ -287,7 +287,7 @@ MPI_PASSES, MPI_EVAL_BUDGET = 4, 30
 
 def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
     """Dense problems with S·A·S ≥ MPI_MIN_SIZE and A ≥ MPI_MIN_ACTIONS (and beyond the
-    compiled kernel's :data:`~mesabase.theory.kernels.SMALL_SIZE` when numba is installed):
+    compiled kernel's :data:`~mesabase.theory.solvers.kernels.SMALL_SIZE` when numba is installed):
     modified policy iteration (:mod:`.mpi`) for up to MPI_PASSES full passes over P. Then
     (or at once, for other problems) span-stopped value iteration from where it stopped,
     and — only if that has not converged within a generous budget of sweeps,

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batch import MDPBatch
-from .checks import check_int, check_real, real_array
-from .history import History
-from .mdp import TabularMDP
+from ..checks import check_int, check_real, real_array
+from ..mdp import TabularMDP
+from ..solvers.batch import MDPBatch
+from .records import History
 
 __all__ = ["empirical_mdp", "EmpiricalMDP", "EmpiricalBatch", "empirical_counts", "UNVISITED"]
 

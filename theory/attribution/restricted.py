@@ -39,13 +39,13 @@ import dataclasses
 
 import numpy as np
 
-from .batch import MDPBatch, solve_batch
-from .certificate import backward_bound, covering_set, make_solution, mdp_rounding
-from .episodic import is_episodic
-from .evaluation import bellman_q, reward_array
-from .mdp import InvalidMDP, TabularMDP
-from .solution import Solution
-from .solvers import solve
+from ..episodic import is_episodic
+from ..evaluation import bellman_q, reward_array
+from ..mdp import InvalidMDP, TabularMDP
+from ..solution import Solution
+from ..solvers.batch import MDPBatch, solve_batch
+from ..solvers.certificate import backward_bound, covering_set, make_solution, mdp_rounding
+from ..solvers.iteration import solve
 
 __all__ = ["check_allowed", "copy_mdp", "solve_restricted", "restricted_optima", "reachable",
            "argmax_set_allowed"]

@@ -22,7 +22,7 @@ V + m/(1 − γ); the same for the upper side). The returned V = V_k + (max d + 
 is within span(d)/(2(1 − γ)) of V* in exact arithmetic. Because P has rows on the simplex,
 P (V + c) = P V + c, so the returned Q = Q_k + γ (max d + min d)/(2(1 − γ)) is
 R + γ P V of the returned V up to rounding, which is bounded (or Q recomputed) by
-:func:`~mesabase.theory.certificate.midpoint_correction`: the final full pass is also the
+:func:`~mesabase.theory.solvers.certificate.midpoint_correction`: the final full pass is also the
 certificate
 (``error_bound`` adds the floating-point term of :mod:`.solvers`). The pass loop also
 stops when span(d) is down to the rounding floor and no longer shrinks.
@@ -45,8 +45,8 @@ import threading
 
 import numpy as np
 
+from ..mdp import TabularMDP
 from .certificate import UNIT_ROUNDOFF as _U
-from .mdp import TabularMDP
 
 __all__ = ["modified_policy_iteration"]
 
@@ -74,7 +74,7 @@ def _evaluate_partial(P_pi, r_pi, W, g, eps, budget):
     also when the budget runs out (the span of e often stalls at its rounding floor
     before ``eps``): the level of V^π is then right, and the full pass that follows
     needs only a small shift — whose rounding the certificate can bound without another
-    pass over P (:func:`~mesabase.theory.certificate.midpoint_correction`)."""
+    pass over P (:func:`~mesabase.theory.solvers.certificate.midpoint_correction`)."""
     c = g / (1.0 - g)
     buf = np.empty_like(W)
     lo = hi = 0.0

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .episodic import is_episodic, terminal_states
-from .evaluation import bellman_q
-from .mdp import ROW_SUM_ATOL, TabularMDP
-from .solution import Solution
+from ..episodic import is_episodic, terminal_states
+from ..evaluation import bellman_q
+from ..mdp import ROW_SUM_ATOL, TabularMDP
+from ..solution import Solution
 
 __all__ = ["TIE_RTOL", "UNIT_ROUNDOFF", "SAFETY_FACTOR", "SMALLEST_SUBNORMAL", "MEASURE_SIZE",
            "higham_gamma", "Rounding", "rounding_bound", "inf_norm", "row_stats",

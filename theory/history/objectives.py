@@ -89,15 +89,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .certificate import SAFETY_FACTOR as _SAFE
-from .certificate import SMALLEST_SUBNORMAL as _ETA
-from .certificate import UNIT_ROUNDOFF as _U
-from .certificate import higham_gamma, set_width
-from .checks import check_int, check_real
+from ..checks import check_int, check_real
+from ..solution import Solution, optimal_set
+from ..solvers.certificate import SAFETY_FACTOR as _SAFE
+from ..solvers.certificate import SMALLEST_SUBNORMAL as _ETA
+from ..solvers.certificate import UNIT_ROUNDOFF as _U
+from ..solvers.certificate import higham_gamma, set_width
+from ..solvers.iteration import solve
 from .empirical import empirical_counts, empirical_mdp
-from .history import History
-from .solution import Solution, optimal_set
-from .solvers import solve
+from .records import History
 
 __all__ = ["history_optimal", "OBJECTIVES", "MAX_ENUMERATED", "ELEMENTARY_RTOL", "log_optimal",
            "is_scores"]

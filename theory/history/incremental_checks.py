@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .certificate import SAFETY_FACTOR as _SAFE
-from .certificate import UNIT_ROUNDOFF as _U
-from .certificate import (
+from ..solvers.certificate import SAFETY_FACTOR as _SAFE
+from ..solvers.certificate import UNIT_ROUNDOFF as _U
+from ..solvers.certificate import (
     Rounding,
     certified_set,
     discounted_bound,

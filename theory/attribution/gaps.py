@@ -34,7 +34,7 @@ The default, ``mdp_base = mdp_eval``, is right when M is the training environmen
 Ties. argmax is a set and J_I varies over it. The reported π_B* is uniform over the
 R_B-optimal actions of every state (``Solution.policy``, as :func:`history_optimal` reports
 π*_t); ``spec_gap_range`` is the exact range of the specification gap over the whole
-argmax set of J_B in M_B (:func:`~mesabase.theory.restricted.argmax_set_allowed`: the
+argmax set of J_B in M_B (:func:`~mesabase.theory.attribution.restricted.argmax_set_allowed`: the
 R_B-optimal actions on the states optimal play reaches from μ0, anything elsewhere), from two
 restricted solves of R_I in M. π*_t is whichever maximiser the caller passes.
 
@@ -69,10 +69,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy.stats import beta
 
-from .evaluation import expected_returns, reward_array
-from .mdp import InvalidMDP, TabularMDP
+from ..evaluation import expected_returns, reward_array
+from ..mdp import InvalidMDP, TabularMDP
+from ..solvers.iteration import solve
 from .restricted import argmax_set_allowed, restricted_optima
-from .solvers import solve
 
 __all__ = ["Decomposition", "decompose", "behaviour_values", "behaviour_range", "Verdict",
            "verdict", "Proportion", "proportion", "verdict_fractions", "behaviour_verdicts",
@@ -130,7 +130,7 @@ def behaviour_range(mdp: TabularMDP, reward, allowed, *, per_step: bool = False)
 
         hi = max_{π ∈ Π(allowed)} J_b(π),   lo = −max_{π ∈ Π(allowed)} J_{−b}(π)
 
-    Two exact restricted solves (:func:`~mesabase.theory.restricted.restricted_optima`);
+    Two exact restricted solves (:func:`~mesabase.theory.attribution.restricted.restricted_optima`);
     deterministic Markov policies attain both, and every stochastic policy in Π(allowed)
     lies between them. ``allowed`` is bool (..., S, A) (or (..., H, S, A) with
     ``per_step=True``); ``lo`` and ``hi`` have its leading shape.
@@ -295,7 +295,7 @@ def behaviour_verdicts(mdp_eval: TabularMDP, behaviours: Mapping[str, np.ndarray
     """A :class:`Verdict` per named behaviour b[s, a] in M = ``mdp_eval``: the learner's
     value (:func:`behaviour_values`) against the range over the argmax set ``allowed``
     (:func:`behaviour_range`; build it with
-    :func:`~mesabase.theory.restricted.argmax_set_allowed`). ``pi_learner`` (..., S, A) and
+    :func:`~.restricted.argmax_set_allowed`). ``pi_learner`` (..., S, A) and
     ``allowed`` (..., S, A) share their leading shape (e.g. (N, R)); the flags select the
     per-step forms (..., H, S, A) of a finite horizon."""
     out = {}

@@ -58,8 +58,8 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 
+from ..mdp import TabularMDP, to_fraction
 from .gittins import gittins_index, gittins_table
-from .mdp import TabularMDP, to_fraction
 
 __all__ = ["MAX_STATES", "TIE_RTOL", "BayesBandit", "belief_states", "belief_index",
            "n_belief_states", "bayes_optimal_bandit", "bayes_optimal_dependent", "belief_mdp",

@@ -2,7 +2,7 @@
 
 For S·A·S up to :data:`SMALL_SIZE` numbers (≤ 1.6 MB of P, cache-resident), a Bellman
 sweep costs less than the ~10 numpy calls that express it, so the whole span-stopped loop
-of :func:`mesabase.theory.solvers._vi_run` runs here as one compiled function: the same
+of :func:`mesabase.theory.solvers.iteration._vi_run` runs here as one compiled function: the same
 iteration and the same stopping rules (its docstring has the bound; the rounding floor
 a + b‖V‖∞ of one residual entry is passed in). Summation inside a row's dot product may be
 reordered (``fastmath`` reassociation, for SIMD) and fused (FMA): that changes V by a few
@@ -110,7 +110,7 @@ def vi_small(Pm: np.ndarray, R: np.ndarray, g: float, V0: np.ndarray, tol: float
     """Span-stopped value iteration on a dense (S·A, S) ``Pm`` (row s·A + a is P[s, a, :]),
     ``R[s, a]``, discount 0 < g < 1, from ``V0``: ``(V, Q, k, bound, converged)`` with the
     midpoint V + c, Q + g c, c = (hi + lo)/(2(1 − g)), as
-    :func:`mesabase.theory.solvers._vi_sweeps`, or None when numba is not installed."""
+    :func:`mesabase.theory.solvers.iteration._vi_sweeps`, or None when numba is not installed."""
     out = vi_raw(Pm, R, g, V0, tol, max_sweeps)
     if out is None:
         return None

@@ -65,11 +65,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import OptimizeWarning, linprog
 
+from ..episodic import IllPosedMDP, check_episodic, is_episodic
+from ..evaluation import bellman_q, evaluate
+from ..mdp import InvalidMDP, TabularMDP
+from ..solution import Solution
 from .certificate import bellman_residual, certify_solution, one_hot
-from .episodic import IllPosedMDP, check_episodic, is_episodic
-from .evaluation import bellman_q, evaluate
-from .mdp import InvalidMDP, TabularMDP
-from .solution import Solution
 
 __all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "HIGHS_OPTIONS"]
 
@@ -116,7 +116,7 @@ def _polish(mdp: TabularMDP, V: np.ndarray) -> np.ndarray:
     ``small_matrix_value`` it has dropped. V^μ is recomputed by one linear solve
     (:func:`~mesabase.theory.evaluation.evaluate`) and kept if its computed Bellman
     residual is no larger than the LP's. The certificate of the returned V is then
-    computed by :func:`~mesabase.theory.certificate.certify_solution` (rounding included, see
+    computed by :func:`~.certificate.certify_solution` (rounding included, see
     :mod:`.solvers`): Δ/(1 − γρ̄) for γ < 1; for γ = 1 the shortest-path bound when every
     non-terminal reward is negative, else inf.
     """

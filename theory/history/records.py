@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_int
+from ..checks import check_int
 
 __all__ = ["History"]
 
