@@ -96,6 +96,7 @@ from ..solvers.certificate import SMALLEST_SUBNORMAL as _ETA
 from ..solvers.certificate import UNIT_ROUNDOFF as _U
 from ..solvers.certificate import higham_gamma, set_width
 from ..solvers.iteration import solve
+from ..solvers.linear_class import class_optima
 from .empirical import empirical_counts, empirical_mdp
 from .records import History
 
@@ -410,7 +411,7 @@ def is_scores(states, actions, rewards, probs, dones, n_states, n_actions, gamma
 
 def history_optimal(history: History, objective: str = "ce", *, n_states: int,
                     n_actions: int, gamma: float = 0.9, horizon=None, tol: float = 1e-10,
-                    **model) -> Solution:
+                    features=None, **model) -> Solution:
     """π*_t = argmax_π L_t(π; H_t), exactly, for ``objective`` in ``"ce"``, ``"is"``, ``"log"``.
 
     Args:
@@ -421,6 +422,8 @@ def history_optimal(history: History, objective: str = "ce", *, n_states: int,
         ``"is"``'s γᵏ; unused by ``"log"``.
       tol: optimal-action sets are the actions within ``tol`` (plus the certified
         rounding margin, module docstring) of the best; unused by ``"log"``.
+      features: (S, A, d) φ of a linear-softmax class: ``"ce"`` then returns the class
+        optimum (:func:`~mesabase.theory.class_optimal`; a tuple of them per seed).
       **model: passed to :func:`~mesabase.theory.empirical_mdp` for ``"ce"`` (``prior``,
         ``reward_prior``, ``reward_weight``, ``unvisited``).
 
@@ -442,6 +445,8 @@ def history_optimal(history: History, objective: str = "ce", *, n_states: int,
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
+    if features is not None and objective != "ce":
+        raise ValueError(f'only "ce" is defined in a class (features given); got {objective!r}')
     if objective != "ce" and model:
         raise TypeError(f"objective {objective!r} takes no model arguments: {sorted(model)}")
     S = check_int(n_states, "n_states", lo=1)
@@ -452,7 +457,7 @@ def history_optimal(history: History, objective: str = "ce", *, n_states: int,
     single = history.single
     if objective == "ce":
         mdp = empirical_mdp(history, S, A, gamma=gamma, horizon=horizon, **model)
-        return solve(mdp, tol=tol)
+        return solve(mdp, tol=tol) if features is None else class_optima(mdp, features, tol)
     counts, rsum = empirical_counts(history, S, A)  # validates the indices
     N = history.n_seeds
     if objective == "log":
