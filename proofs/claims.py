@@ -257,7 +257,7 @@ def _telescopes(case) -> bool:
 
     m, R_I, pi_t, pi_l = case
     d = decompose(m, R_I, m.R, pi_t[None, None], pi_l[None, None])
-    return bool(np.abs(d.spec_gap + d.history_gap + d.learner_gap - d.total).max() <= 1e-9)
+    return bool(np.abs(d.outer + d.learner_gap - d.total).max() <= 1e-9)
 
 
 def _full_run(m, learner, steps=4):

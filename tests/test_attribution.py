@@ -56,8 +56,10 @@ def _ce(h, S, A, **model):
     return m, sol, argmax_set_allowed(sol.optimal, m.visits, P=m.P, mu0=m.mu0, gamma=m.gamma)
 
 
-def _batch(pi):
-    return np.asarray(pi, dtype=float)[None, None]          # (N, R) = (1, 1)
+def _batch(x):
+    """(N, R) = (1, 1); keeps the dtype: bool is a mask (a set), float a policy."""
+    x = np.asarray(x)
+    return (x if x.dtype == bool else x.astype(float))[None, None]
 
 
 def _fix_rows(mask, fallback):
@@ -89,29 +91,70 @@ def _decomposition_case(draw):
 
 @given(_decomposition_case())
 def test_decomposition_telescopes_exactly(case):
+    """Float argmax_t: each π*_t is a one-policy set, so m_t = M_t = J_I(π*_t)."""
     mdp, base, R_I, R_B, hist, learn = case
     d = decompose(mdp, R_I, R_B, hist, learn, mdp_base=base)
     assert d.total.shape == (2, 3)
-    assert np.abs(d.spec_gap + d.history_gap + d.learner_gap - d.total).max() <= TOL
+    terms = d.misspecification_gap + d.data_gap + d.ambiguity_gap + d.learner_gap
+    assert np.abs(terms - d.total).max() <= TOL
+    assert np.abs(d.outer + d.learner_gap - d.total).max() <= TOL
     # every J is an exact evaluation: compare with the single-policy evaluator
     for n, r in itertools.product(range(2), range(3)):
         assert abs(d.J_learner[n, r] - expected_return(mdp, learn[n, r], R_I)) <= TOL
-        assert abs(d.J_history[n, r] - expected_return(mdp, hist[n, r], R_I)) <= TOL
-    # π_I* is optimal: no policy beats it; π_B*'s value lies in its argmax-set range
-    assert d.spec_gap.min() >= -TOL and d.total.min() >= -TOL
-    lo, hi = d.spec_gap_range
-    assert lo - TOL <= d.spec_gap[0, 0] <= hi + TOL
-    if base is mdp and np.array_equal(R_I, R_B):   # the objective is the intent: no range
-        assert np.abs(d.spec_gap).max() <= TOL and max(abs(lo), abs(hi)) <= TOL
+        assert abs(d.J_history_max[n, r] - expected_return(mdp, hist[n, r], R_I)) <= TOL
+    np.testing.assert_array_equal(d.J_history_min, d.J_history_max)
+    # one-policy sets: the learner sits at the set's only value or off it, never inside
+    assert np.abs(d.ambiguity_gap).max() <= TOL
+    # π_I* is optimal: no policy beats it; the base range lies below it
+    m, M = d.J_base_range
+    assert m <= M + TOL and M <= d.J_intended + TOL
+    assert d.misspecification_gap.min() >= -TOL and d.total.min() >= -TOL
+    np.testing.assert_allclose(d.misspecification_gap, d.J_intended - M, rtol=0, atol=0)
+    if base is mdp and np.array_equal(R_I, R_B):   # the objective is the intent
+        assert np.abs(d.misspecification_gap).max() <= TOL
+
+
+@st.composite
+def _mask_case(draw):
+    mdp = draw(mdps(n_states=st.integers(1, 2), n_actions=st.integers(1, 3), mu0="random",
+                    horizon=st.one_of(st.none(), st.integers(1, 2))))
+    S, A = mdp.n_states, mdp.n_actions
+    rewards = arrays(np.float64, (S, A), elements=st.integers(-4, 4).map(lambda k: k / 2))
+    R_I, R_B = draw(rewards), draw(rewards)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    per_step = mdp.horizon is not None and draw(st.booleans())
+    lead = (2, 2) + ((mdp.horizon,) if per_step else ())
+    mask = _fix_rows(rng.random(lead + (S, A)) < 0.5, rng.integers(0, A, lead + (S,)))
+    learn = rng.dirichlet(np.ones(A), lead + (S,))
+    return mdp, R_I, R_B, mask, learn
+
+
+@given(_mask_case())
+def test_decomposition_over_a_mask_telescopes_and_uses_the_exact_range(case):
+    """Bool argmax_t: [m_t, M_t] is the exact range of J_I over the mask (brute force)."""
+    mdp, R_I, R_B, mask, learn = case
+    d = decompose(mdp, R_I, R_B, mask, learn)
+    terms = d.misspecification_gap + d.data_gap + d.ambiguity_gap + d.learner_gap
+    assert np.abs(terms - d.total).max() <= TOL
+    assert d.ambiguity_gap.min() >= -TOL
+    for n, r in itertools.product(range(2), range(2)):
+        lo, hi = _brute(mdp, R_I, mask[n, r], per_step=mask.ndim == 5)
+        assert abs(d.J_history_min[n, r] - lo) <= TOL and abs(d.J_history_max[n, r] - hi) <= TOL
+        v, gap = d.J_learner[n, r], d.learner_gap[n, r]
+        expected = lo - v if v < lo else (hi - v if v > hi else 0.0)
+        assert abs(gap - expected) <= 2 * TOL
 
 
 def test_decompose_validates_shapes():
     mdp = TabularMDP(np.ones((1, 2, 1)), [[0.0, 0.0]], gamma=0.5)
-    with pytest.raises(InvalidMDP, match=r"pi_star_t must have shape \(N, R, 1, 2\)"):
+    with pytest.raises(InvalidMDP, match=r"argmax_t must have shape \(N, R, 1, 2\)"):
         decompose(mdp, [[1.0, 0.0]], [[1.0, 0.0]], np.full((1, 2), 0.5), np.full((1, 1, 1, 2), .5))
-    with pytest.raises(InvalidMDP, match="pi_star_t has"):
+    with pytest.raises(InvalidMDP, match="argmax_t has"):
         decompose(mdp, [[1.0, 0.0]], [[1.0, 0.0]], np.full((2, 1, 1, 2), .5),
                   np.full((1, 1, 1, 2), .5))
+    with pytest.raises(InvalidMDP, match=r"pi_learner must have shape"):
+        decompose(mdp, [[1.0, 0.0]], [[1.0, 0.0]], np.ones((1, 1, 1, 2), bool),
+                  np.full((1, 1, 2), .5))
 
 
 # ---- (5e) restricted solves equal brute force --------------------------------------------
@@ -230,12 +273,23 @@ def _course_history(R):
     return _history([(s, a, R[s, a], COURSE[s][a]) for s in range(3) for a in range(2)])
 
 
-def test_misspecified_reward_gives_spec_gap_and_outer():
+def test_misspecified_reward_gives_a_misspecification_gap_and_outer():
     mdp = _deterministic(COURSE, FINISH, mu0=[1, 0, 0])
     _, sol, allowed = _ce(_course_history(POINTS), 3, 2, mu0=[1, 0, 0])
-    d = decompose(mdp, FINISH, POINTS, _batch(sol.policy), _batch(LOOPER))
-    assert abs(d.spec_gap[0, 0] - 1.0) <= TOL            # J_I(π_I*) = 1, J_I(π_B*) = 0
-    assert abs(d.history_gap[0, 0]) <= TOL                # full data: π*_t = π_B*
+    d = decompose(mdp, FINISH, POINTS, _batch(allowed), _batch(LOOPER))
+    # J_I(π_I*) = 1; every base maximiser loops from t = 1 and never finishes: A_B = {0}
+    assert d.J_base_range == pytest.approx((0.0, 0.0), abs=TOL)
+    assert abs(d.misspecification_gap[0, 0] - 1.0) <= TOL
+    assert abs(d.data_gap[0, 0]) <= TOL                   # full data: A_t = A_B
+    assert (d.J_history_min[0, 0], d.J_history_max[0, 0]) == pytest.approx((0.0, 0.0), abs=TOL)
+    # the looper still finishes sometimes: above every maximiser, a negative learner gap
+    J_L = expected_return(mdp, LOOPER, FINISH)
+    assert J_L > 0.1 and abs(d.ambiguity_gap[0, 0]) <= TOL
+    assert abs(d.learner_gap[0, 0] + J_L) <= TOL
+    # a unique maximiser: the point π*_t gives the same terms as its set
+    p = decompose(mdp, FINISH, POINTS, _batch(sol.policy), _batch(LOOPER))
+    for f in ("misspecification_gap", "data_gap", "ambiguity_gap", "learner_gap"):
+        assert abs(getattr(p, f)[0, 0] - getattr(d, f)[0, 0]) <= TOL
     v = behaviour_verdicts(mdp, {"loops": LOOPS}, {"loops": 1.0}, LOOPER[None],
                            allowed[None])["loops"]
     assert v.label.tolist() == ["outer"] and bool(v.every_optimal_shows[0])
@@ -245,9 +299,11 @@ def test_misspecified_reward_gives_spec_gap_and_outer():
 def test_stuck_learner_with_the_intended_reward_is_inner():
     mdp = _deterministic(COURSE, FINISH, mu0=[1, 0, 0])
     _, sol, allowed = _ce(_course_history(FINISH), 3, 2, mu0=[1, 0, 0])
-    d = decompose(mdp, FINISH, FINISH, _batch(sol.policy), _batch(LOOPER))
-    assert d.spec_gap[0, 0] == 0.0 and abs(d.history_gap[0, 0]) <= TOL
-    assert d.learner_gap[0, 0] > 0.5
+    d = decompose(mdp, FINISH, FINISH, _batch(allowed), _batch(LOOPER))
+    assert d.misspecification_gap[0, 0] == 0.0 and abs(d.data_gap[0, 0]) <= TOL
+    # every maximiser finishes at once: J_I = 1 over A_t, the learner below all of them
+    assert (d.J_history_min[0, 0], d.J_history_max[0, 0]) == pytest.approx((1.0, 1.0), abs=TOL)
+    assert abs(d.ambiguity_gap[0, 0]) <= TOL and d.learner_gap[0, 0] > 0.5
     # the loop state 1 was visited but optimal play never reaches it: free, yet from state
     # 0 every maximiser finishes at once, so none loops
     assert allowed[1].all() and allowed[0].tolist() == [True, False]
@@ -257,20 +313,23 @@ def test_stuck_learner_with_the_intended_reward_is_inner():
     assert verdict(learner, lo, hi, 1.0).label.item() == "inner"
 
 
-def test_exploration_trap_gives_a_history_gap_that_data_close():
+def test_exploration_trap_gives_a_data_gap_that_data_close():
     # chain 0 → 1 → 2 → 3; a0 stays (0.1 a step in state 0), a1 moves right; 1 a step in 3
     R = np.zeros((4, 2))
     R[0, 0], R[3] = 0.1, 1.0
     mdp = _deterministic([[0, 1], [1, 2], [2, 3], [3, 3]], R, mu0=[1, 0, 0, 0])
     short = _history([(0, 0, 0.1, 0), (0, 0, 0.1, 0), (0, 1, 0.0, 1)])
-    _, sol, _ = _ce(short, 4, 2, mu0=[1, 0, 0, 0])
-    d = decompose(mdp, R, R, _batch(sol.policy), _batch(sol.policy))
-    assert d.spec_gap[0, 0] == 0.0 and d.learner_gap[0, 0] == 0.0
-    assert abs(d.history_gap[0, 0] - (0.9**3 * 10 - 1.0)) <= TOL   # 7.29 − 1
+    _, sol, allowed = _ce(short, 4, 2, mu0=[1, 0, 0, 0])
+    # the states beyond 0 are free in A_t, but every maximiser stays at 0: J_I = 1 over A_t
+    assert allowed[0].tolist() == [True, False] and allowed[1:].all()
+    d = decompose(mdp, R, R, _batch(allowed), _batch(sol.policy))
+    assert d.misspecification_gap[0, 0] == 0.0
+    assert abs(d.ambiguity_gap[0, 0]) <= TOL and abs(d.learner_gap[0, 0]) <= TOL
+    assert abs(d.data_gap[0, 0] - (0.9**3 * 10 - 1.0)) <= TOL     # 7.29 − 1
     full = _history([(s, a, R[s, a], min(s + a, 3)) for s in range(4) for a in range(2)])
-    _, sol, _ = _ce(full, 4, 2, mu0=[1, 0, 0, 0])
-    d = decompose(mdp, R, R, _batch(sol.policy), _batch(sol.policy))
-    assert abs(d.history_gap[0, 0]) <= TOL
+    _, sol, allowed = _ce(full, 4, 2, mu0=[1, 0, 0, 0])
+    d = decompose(mdp, R, R, _batch(allowed), _batch(sol.policy))
+    assert abs(d.data_gap[0, 0]) <= TOL and abs(d.total[0, 0]) <= TOL
 
 
 # (d) underdetermination. Training: 0 -a0-> 1 pays 1, 0 -a1-> 2 (an excursion); 1 -a0-> 0;
@@ -310,17 +369,32 @@ def test_underdetermination_outer_and_constrained_inner():
     assert _grab_verdict(allowed) == "outer"              # the argmax set decides it
 
 
-def test_deployment_spec_gap_uses_the_training_optimum_and_its_free_states():
+def test_deployment_base_range_uses_the_training_optimum_and_its_free_states():
+    """A_B is optimal in *training*; state 2 is off its optimal play there, so free. In
+    deployment (start in 2) J_I over A_B then ranges from grabbing for ever (−10) to the
+    intended optimum: misspecification 0 (an intended-optimal policy is among the base
+    maximisers). A learner that grabs sits inside the set: its shortfall is ambiguity
+    (outer, underdetermination), not a learner gap."""
     train = _deterministic(TRAIN, R_TRAIN, mu0=[1, 0, 0])
     deploy = _deterministic(TRAIN, R_TRAIN, mu0=[0, 0, 1])
     R_I = R_TRAIN - GRABS                                 # we do not want grabbing
+    sol_B = solve(train, method="pi")
+    allowed_B = argmax_set_allowed(sol_B.optimal, P=train.P, mu0=train.mu0, gamma=0.9)
+    assert allowed_B[2].all()
     pi = _batch(GRABBER)
-    d = decompose(deploy, R_I, R_TRAIN, pi, pi, mdp_base=train)
-    lo, hi = d.spec_gap_range
-    assert lo - TOL <= d.spec_gap[0, 0] <= hi + TOL
-    assert abs(hi - (d.J_intended + 10.0)) <= TOL         # a maximiser in training grabs forever
-    same = decompose(deploy, R_I, R_TRAIN, pi, pi)        # π_B* optimal in deployment
-    assert max(abs(x) for x in same.spec_gap_range) <= TOL
+    d = decompose(deploy, R_I, R_TRAIN, _batch(allowed_B), pi, mdp_base=train)
+    m, M = d.J_base_range
+    assert abs(m - (-10.0)) <= TOL and abs(M - d.J_intended) <= TOL
+    assert abs(d.misspecification_gap[0, 0]) <= TOL and abs(d.data_gap[0, 0]) <= TOL
+    J_L = expected_return(deploy, GRABBER, R_I)
+    assert m < J_L < M
+    assert abs(d.ambiguity_gap[0, 0] - (d.J_intended - J_L)) <= TOL
+    assert abs(d.learner_gap[0, 0]) <= TOL
+    # the solver's point π_B* is one member of the set (it leaves state 2): M, not m
+    assert abs(expected_return(deploy, sol_B.policy, R_I) - M) <= TOL
+    same = decompose(deploy, R_I, R_TRAIN, pi, pi)        # A_B optimal in deployment
+    assert same.J_base_range == pytest.approx((same.J_intended, same.J_intended), abs=TOL)
+    assert abs(same.misspecification_gap[0, 0]) <= TOL
 
 
 # ---- fractions across seeds --------------------------------------------------------------
@@ -336,9 +410,12 @@ def test_verdict_fractions_across_seeds():
     learner = np.array([2.0, 2.0, 2.0, 0.0, 0.0])
     hi = np.array([3.0, 0.5, 1.0, 3.0, 0.0])
     v = verdict(learner, np.zeros(5), hi, 1.0)
-    assert v.label.tolist() == ["outer", "inner", "outer", "none", "none"]
+    # seed 3: the learner does not show it but a maximiser does: outer (the objective
+    # selects it whatever the learner does)
+    assert v.label.tolist() == ["outer", "inner", "outer", "outer", "none"]
     f = verdict_fractions(v)
-    assert f["outer"].count == 2 and f["inner"].count == 1 and f["none"].count == 2
+    assert f["outer"].count == 3 and f["inner"].count == 1 and f["none"].count == 1
+    assert f["learner_shows"].count == 3
     assert f["some_optimal_shows"].count == 3 and f["every_optimal_shows"].count == 0
     assert abs(sum(f[k].fraction for k in ("outer", "inner", "none")) - 1.0) <= 1e-15
     with pytest.raises(ValueError, match="lo 2.0 > hi 1.0"):

@@ -97,7 +97,7 @@ def test_decompose_telescopes_numerically():
     mdp = TabularMDP(P, rng.normal(size=(S, A)), gamma=0.9)
     pis = [rng.dirichlet(np.ones(A), size=(N, R, S)) for _ in range(2)]
     d = decompose(mdp, rng.normal(size=(S, A)), rng.normal(size=(S, A)), *pis)
-    np.testing.assert_allclose(d.spec_gap + d.history_gap + d.learner_gap, d.total,
+    np.testing.assert_allclose(d.outer + d.learner_gap, d.total,
                                rtol=0, atol=1e-9)
     np.testing.assert_allclose(d.total, d.J_intended - d.J_learner, rtol=0, atol=1e-9)
-    assert np.abs(d.history_gap).max() > 1e-6     # the middle terms are not trivially zero
+    assert np.abs(d.data_gap).max() > 1e-6     # the middle terms are not trivially zero

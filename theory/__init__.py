@@ -12,6 +12,7 @@ from .attribution import (
     behaviour_values,
     behaviour_verdicts,
     decompose,
+    four_gaps,
     proportion,
     restricted_optima,
     solve_restricted,
@@ -52,8 +53,11 @@ from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .solution import Solution
 from .solvers import (
     METHODS,
+    ClassSolution,
+    LinearClass,
     MDPBatch,
     backward_induction,
+    class_optimal,
     evaluate_exact,
     occupancy_lp,
     policy_iteration,
@@ -75,10 +79,12 @@ __all__ = [
     "solve_exact", "evaluate_exact", "solve_lp", "solve_cvxpy", "occupancy_lp",
     "History", "empirical_mdp", "EmpiricalMDP", "EmpiricalBatch", "history_optimal",
     "OBJECTIVES", "evaluate_many", "expected_returns",
-    "decompose", "Decomposition", "behaviour_values", "behaviour_range", "verdict", "Verdict",
+    "decompose", "four_gaps", "Decomposition", "behaviour_values", "behaviour_range",
+    "verdict", "Verdict",
     "verdict_fractions", "proportion", "behaviour_verdicts", "solve_restricted",
     "restricted_optima",
     "argmax_set_allowed", "IncrementalCE",
     "BayesBandit", "belief_states", "belief_index", "bayes_optimal_bandit",
     "bayes_optimal_dependent", "belief_mdp", "gittins_index", "gittins_table",
+    "ClassSolution", "LinearClass", "class_optimal",
 ]

@@ -11,6 +11,7 @@ from .gaps import (
     behaviour_values,
     behaviour_verdicts,
     decompose,
+    four_gaps,
     proportion,
     verdict,
     verdict_fractions,
@@ -18,7 +19,8 @@ from .gaps import (
 from .restricted import argmax_set_allowed, restricted_optima, solve_restricted
 
 __all__ = [
-    "Decomposition", "Verdict", "behaviour_range", "behaviour_values", "behaviour_verdicts",
+    "Decomposition", "four_gaps", "Verdict", "behaviour_range", "behaviour_values",
+    "behaviour_verdicts",
     "decompose", "proportion", "verdict", "verdict_fractions", "argmax_set_allowed",
     "restricted_optima", "solve_restricted",
 ]

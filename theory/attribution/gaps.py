@@ -1,42 +1,51 @@
 """Attribution: the exact decomposition of intended regret, and outer/inner verdicts.
 
-**Decomposition** (docs/concepts.md, "Outer vs inner"). With J_I(π) = μ0ᵀ V^π under the intended
-reward R_I in an evaluation environment M (training or deployment), evaluated exactly,
+**Decomposition** (docs/concepts.md, "Outer vs inner"). With J_I(π) = μ0ᵀ V^π under the
+intended reward R_I in an evaluation environment M (training or deployment), evaluated
+exactly, and two *sets* of policies, each in the learner's policy class:
 
-    J_I(π_I*) − J_I(π_θt) = [J_I(π_I*) − J_I(π_B*)]    specification gap   (outer)
-                          + [J_I(π_B*) − J_I(π*_t)]    history gap         (outer: the data's)
-                          + [J_I(π*_t) − J_I(π_θt)]    learner gap         (inner)
+* A_B, the argmax set of the base objective with full information (J_B in M_B), and
+  [m, M] = the exact range of J_I over A_B;
+* A_t, the argmax set of the history objective L_t(π; H_t) (the seed's "optimise to
+  convergence before every action"), and [m_t, M_t] = the exact range of J_I over A_t;
 
-* π_I* is optimal for R_I in M: what we intend.
-* π_B* is optimal for the base reward R_B in the environment the base objective is
-  optimised in, M_B (``mdp_base``): what the objective selects given full information.
-* π*_t maximises the history objective L_t(π; H_t): what the objective selects given the
-  data of the first t steps (the seed's "optimise to convergence before every action").
-* π_θt is the incrementally updated learner.
+the learner's intended regret splits into four terms, none of which depends on a tie-break:
 
-Why outer or inner. The first two terms involve no learner: the specification gap is fixed
-by R_B versus R_I (and by where R_B is optimised), the history gap by what fully optimising
-the same objective on a finite history selects; both change only if the objective (or the
-data it is fed) changes. That is the seed's sense of *outer*: the objective itself selects
-the shortfall. The learner gap compares the learner with the maximiser of its own objective
-on its own data: it vanishes under full optimisation, so it is *inner*. (The history was
-collected by the learner, so its exploration shapes the history gap; the gap is still the
-objective's verdict on that data.)
+    J_I(π_I*) − J_I(π_θt) = [J_I(π_I*) − M]                 misspecification  (outer)
+                          + [M − M_t]                       data              (outer)
+                          + [M_t − clip(J_I(π_θt), m_t, M_t)]  ambiguity      (outer)
+                          + [clip(J_I(π_θt), m_t, M_t) − J_I(π_θt)]  learner  (inner)
+
+It telescopes exactly (the middle values cancel), and every term is a function of sets and
+of the learner, never of which maximiser a solver happened to return.
+
+* **misspecification** ≥ 0: even the best-for-R_I policy the base objective selects with
+  full information falls short of what we intend (π_I* is optimal for R_I over *all*
+  policies, so a policy class that cannot express it also shows up here);
+* **data**: what finitely many data change in the best of the selected set. Negative when
+  the finite history's maximisers include a policy better for R_I than any full-information
+  maximiser (the data, by luck or by shift, select better than the objective would);
+* **ambiguity** ≥ 0: how far the learner sits below the best maximiser of its own
+  objective *while still within the range of the set* — the objective leaves the choice
+  open, so where in the set the learner lands is the objective's underdetermination;
+* **learner**: how far the learner falls below *every* maximiser of its own objective on
+  its own data (≥ 0), or, when negative, how far it is above every maximiser (it does
+  better for R_I than anything full optimisation would select).
+
+The first three involve no learner beyond its position relative to the set: they change
+only if the objective, its data, or its ties change — *outer*, in the seed's sense. The
+last vanishes under full optimisation: *inner*.
 
 Which M_B. The full-information limit of L_t is optimal where the data come from: the
-*training* environment. So for a deployment evaluation pass the training MDP as
-``mdp_base``: the history gap then measures only what finite data change, and the
-specification gap holds everything the base objective, optimised in training, gets wrong in
-deployment — misspecification and distribution shift alike. (π_B* optimal in deployment is a
-policy no amount of training data selects; using it would file the shift under "data".)
+*training* environment. For a deployment evaluation pass the training MDP as ``mdp_base``
+(then A_B is the training argmax set carried to the deployment states by the caller).
 The default, ``mdp_base = mdp_eval``, is right when M is the training environment.
 
-Ties. argmax is a set and J_I varies over it. The reported π_B* is uniform over the
-R_B-optimal actions of every state (``Solution.policy``, as :func:`history_optimal` reports
-π*_t); ``spec_gap_range`` is the exact range of the specification gap over the whole
-argmax set of J_B in M_B (:func:`~mesabase.theory.attribution.restricted.argmax_set_allowed`: the
-R_B-optimal actions on the states optimal play reaches from μ0, anything elsewhere), from two
-restricted solves of R_I in M. π*_t is whichever maximiser the caller passes.
+In the tabular class an argmax set is a mask of allowed actions: the objective's optimal
+actions on the states optimal play reaches, anything elsewhere
+(:func:`~.restricted.argmax_set_allowed`), and a range over it is two exact restricted
+solves (:func:`behaviour_range`). In the linear-softmax class it is a finite set of limit
+policies (:class:`~mesabase.theory.LinearClass`), and a range is a min and max over them.
 
 **Behaviours.** A behaviour is a number attached to a policy. Here it is reward-form: the
 expected discounted sum of a behaviour reward b[s, a] in M, J_b(π) = μ0ᵀ V^π_b (b = 1 on the
@@ -45,16 +54,15 @@ makes its range over an argmax set an exact MDP solve (:func:`behaviour_range`);
 other statistic of (policy, MDP) compute the range by other means (e.g. enumeration) and
 pass the numbers to :func:`verdict`, which only compares numbers.
 
-**Verdicts.** A policy *shows* B when its value is ≥ θ (``threshold``), within ``atol``
-(≥ θ − atol, so that values equal to θ in exact arithmetic count). Per seed and step:
-"outer" when the learner shows B and some maximiser of L_t does (hi ≥ θ), "inner" when the
-learner shows B and no maximiser does (hi < θ), "none" when the learner does not. The
-argmax set is what L_t leaves free: its optimal actions where it constrains the policy,
-every action at states it never visited or that optimal play never reaches. A state the
-history never saw (a deployment state, say) is therefore free, and if acting on B there is
-consistent with maximising L_t, the objective did not rule B out: underdetermination counts
-as outer, as the seed argues. Fractions across seeds carry exact (Clopper–Pearson) binomial
-confidence intervals.
+**Verdicts, one rule.** A policy *shows* B when its value is ≥ θ (``threshold``), within
+``atol`` (≥ θ − atol, so values equal to θ in exact arithmetic count). Per seed and step:
+"outer" when some maximiser of L_t shows B (hi ≥ θ): the objective, on this data, selects
+it, whatever the learner does; "inner" when the learner shows B and no maximiser does (hi <
+θ): full optimisation would not; "none" when neither does. A state the history never saw
+(a deployment state, say) is left free by L_t in the tabular class, so if acting on B there
+is consistent with maximising L_t the objective did not rule B out: underdetermination
+counts as outer, as the seed argues. Fractions across seeds carry exact (Clopper–Pearson)
+binomial confidence intervals.
 
 Reference: E. Hubinger et al., "Risks from learned optimization in advanced machine learning
 systems", arXiv:1906.01820 (2019), for the outer/inner split; C. J. Clopper and E. S.
@@ -74,26 +82,67 @@ from ..mdp import InvalidMDP, TabularMDP
 from ..solvers.iteration import solve
 from .restricted import argmax_set_allowed, restricted_optima
 
-__all__ = ["Decomposition", "decompose", "behaviour_values", "behaviour_range", "Verdict",
-           "verdict", "Proportion", "proportion", "verdict_fractions", "behaviour_verdicts",
-           "LABELS"]
+__all__ = ["Decomposition", "decompose", "four_gaps", "behaviour_values", "behaviour_range",
+           "Verdict", "verdict", "Proportion", "proportion", "verdict_fractions",
+           "behaviour_verdicts", "LABELS"]
 
 LABELS = ("outer", "inner", "none")
 
 
 class Decomposition(NamedTuple):
-    """The three-term decomposition; (N, R) = (seeds, recorded steps)."""
+    """The four-term decomposition (module docstring); (N, R) = (seeds, recorded steps)."""
 
-    spec_gap: np.ndarray          # (N, R) J_I(π_I*) − J_I(π_B*), the same in every cell
-    history_gap: np.ndarray       # (N, R) J_I(π_B*) − J_I(π*_t)
-    learner_gap: np.ndarray       # (N, R) J_I(π*_t) − J_I(π_θt)
-    total: np.ndarray             # (N, R) J_I(π_I*) − J_I(π_θt), computed directly
-    J_intended: float             # J_I(π_I*)
-    J_base: float                 # J_I(π_B*), π_B* uniform over R_B-optimal actions
-    J_history: np.ndarray         # (N, R) J_I(π*_t)
-    J_learner: np.ndarray         # (N, R) J_I(π_θt)
-    J_base_range: tuple[float, float]    # (min, max) of J_I over argmax J_B in M_B
-    spec_gap_range: tuple[float, float]  # (min, max) spec gap over argmax J_B in M_B
+    misspecification_gap: np.ndarray  # (N, R) J_I(π_I*) − M
+    data_gap: np.ndarray              # (N, R) M − M_t
+    ambiguity_gap: np.ndarray         # (N, R) M_t − clip(J_I(π_θt), m_t, M_t)
+    learner_gap: np.ndarray           # (N, R) clip(J_I(π_θt), m_t, M_t) − J_I(π_θt)
+    total: np.ndarray                 # (N, R) J_I(π_I*) − J_I(π_θt), computed directly
+    J_intended: float                 # J_I(π_I*)
+    J_base_range: tuple[float, float]  # (m, M): J_I over A_B
+    J_history_min: np.ndarray         # (N, R) m_t: min of J_I over A_t
+    J_history_max: np.ndarray         # (N, R) M_t: max of J_I over A_t
+    J_learner: np.ndarray             # (N, R) J_I(π_θt)
+
+    @property
+    def outer(self) -> np.ndarray:
+        """misspecification + data + ambiguity: what the objective selects."""
+        return self.misspecification_gap + self.data_gap + self.ambiguity_gap
+
+
+def four_gaps(J_intended, base_range, history_min, history_max, J_learner, *,
+              atol: float = 1e-9) -> Decomposition:
+    """The four terms from the numbers they are made of (module docstring).
+
+    Args:
+      J_intended: J_I(π_I*), a float.
+      base_range: (m, M), the range of J_I over A_B.
+      history_min, history_max: m_t and M_t, any shape (e.g. (N, R)).
+      J_learner: J_I(π_θt), broadcastable with them.
+      atol: ranges with lo > hi + atol, or a set better than π_I* by more than atol, are
+        refused (they are not ranges of a policy set; π_I* is optimal over all policies).
+
+    Example:
+      >>> d = four_gaps(1.0, (0.2, 0.9), [0.5], [0.8], [0.3])
+      >>> [round(float(x[0]), 12) for x in (d.misspecification_gap, d.data_gap,
+      ...                                   d.ambiguity_gap, d.learner_gap, d.total)]
+      [0.1, 0.1, 0.3, 0.2, 0.7]
+    """
+    J = float(J_intended)
+    m, M = (float(x) for x in base_range)
+    lo, hi, v = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64)
+                                      for x in (history_min, history_max, J_learner)))
+    if m > M + atol or (lo > hi + atol).any():
+        raise ValueError(f"a range has min > max: base ({m}, {M}); history "
+                         f"min - max up to {float(np.max(lo - hi, initial=0.0))}")
+    if max(M, float(np.max(hi, initial=-np.inf))) > J + atol:
+        raise ValueError(f"a maximiser's J_I exceeds J_I(pi_I*) = {J}: pass the intended "
+                         "optimum over all policies")
+    clipped = np.clip(v, lo, np.maximum(lo, hi))
+    return Decomposition(
+        misspecification_gap=np.full(v.shape, J - M), data_gap=M - hi,
+        ambiguity_gap=hi - clipped, learner_gap=clipped - v, total=J - v, J_intended=J,
+        J_base_range=(m, M), J_history_min=lo.copy(), J_history_max=hi.copy(),
+        J_learner=v.copy())
 
 
 def behaviour_values(mdp: TabularMDP, reward, policies, *, per_step: bool = False):
@@ -162,55 +211,60 @@ def _check_batch(name: str, pi, mdp: TabularMDP) -> np.ndarray:
     return pi
 
 
-def decompose(mdp_eval: TabularMDP, R_I, R_B, pi_star_t, pi_learner, *,
+def decompose(mdp_eval: TabularMDP, R_I, R_B, argmax_t, pi_learner, *,
               mdp_base: TabularMDP | None = None) -> Decomposition:
-    """The exact three-term decomposition of intended regret (module docstring).
+    """The exact four-term decomposition of intended regret in the tabular class (module
+    docstring).
 
     Args:
       mdp_eval: M, the evaluation environment (training or deployment).
       R_I: intended reward R_I[s, a].
       R_B: base reward R_B[s, a] (the learner's).
-      pi_star_t: π*_t[n, r, s, a] (N seeds, R recorded steps), or (N, R, H, S, A).
+      argmax_t: A_t at each seed and recorded step: a bool mask of allowed actions
+        (N, R, S, A) or (N, R, H, S, A) (:func:`~.restricted.argmax_set_allowed`; the
+        range over it is two restricted solves), or float policies of that shape, each
+        then the one-policy set {π*_t} (m_t = M_t = J_I(π*_t): a tie-break is then yours).
       pi_learner: π_θt[n, r, s, a], same leading shape.
-      mdp_base: M_B, where π_B* is optimal for R_B (default ``mdp_eval``; pass the training
-        MDP when ``mdp_eval`` is a deployment environment). Same S, A and horizon as M.
+      mdp_base: M_B, where A_B is optimal for R_B (default ``mdp_eval``). Same S, A and
+        horizon as M.
 
     Returns:
-      A :class:`Decomposition`; ``spec_gap + history_gap + learner_gap == total`` up to
-      floating-point rounding (tested to 1e-9).
+      A :class:`Decomposition`; the four terms sum to ``total`` up to floating-point
+      rounding (tested to 1e-9).
 
     Example:
       >>> bandit = TabularMDP(np.ones((1, 2, 1)), [[0.0, 0.0]], gamma=0.5)
-      >>> arm = lambda a: np.eye(2)[None, None, None, a]            # shape (1, 1, 1, 2)
-      >>> d = decompose(bandit, [[1.0, 0.0]], [[0.0, 1.0]], arm(1), arm(1))
-      >>> float(d.spec_gap[0, 0]), float(d.history_gap[0, 0]), float(d.total[0, 0])
-      (2.0, 0.0, 2.0)
+      >>> both = np.ones((1, 1, 1, 2), dtype=bool)                # A_t: every policy
+      >>> d = decompose(bandit, [[1.0, 0.0]], [[1.0, 1.0]], both, np.eye(2)[None, None, [1]])
+      >>> [float(x[0, 0]) for x in (d.misspecification_gap, d.data_gap, d.ambiguity_gap,
+      ...                           d.learner_gap)]
+      [0.0, 0.0, 2.0, 0.0]
     """
     base = mdp_eval if mdp_base is None else mdp_base
     if base.R.shape != mdp_eval.R.shape or base.horizon != mdp_eval.horizon:
         raise InvalidMDP(f"mdp_base ({base!r}) must have the same S, A and horizon as "
                          f"mdp_eval ({mdp_eval!r})")
     R_I, R_B = reward_array(mdp_eval, R_I), reward_array(base, R_B)
-    hist = _check_batch("pi_star_t", pi_star_t, mdp_eval)
+    mask = np.asarray(argmax_t).dtype == bool
+    hist = _check_batch("argmax_t", argmax_t, mdp_eval)
     learn = _check_batch("pi_learner", pi_learner, mdp_eval)
     if hist.shape[:2] != learn.shape[:2]:
-        raise InvalidMDP(f"pi_star_t has (N, R) = {hist.shape[:2]} but pi_learner has "
+        raise InvalidMDP(f"argmax_t has (N, R) = {hist.shape[:2]} but pi_learner has "
                          f"{learn.shape[:2]}")
     per_step = mdp_eval.horizon is not None
     sol_I, sol_B = _exact_solve(mdp_eval, R_I), _exact_solve(base, R_B)
     J_star = float(behaviour_values(mdp_eval, R_I, sol_I.policy, per_step=per_step))
-    J_base = float(behaviour_values(mdp_eval, R_I, sol_B.policy, per_step=per_step))
     allowed_B = argmax_set_allowed(sol_B.optimal, P=base.P, mu0=base.mu0, gamma=base.gamma,
                                    horizon=base.horizon)
-    lo, hi = behaviour_range(mdp_eval, R_I, allowed_B, per_step=per_step)
-    J_hist = behaviour_values(mdp_eval, R_I, hist, per_step=hist.ndim == 5)
+    m, M = behaviour_range(mdp_eval, R_I, allowed_B, per_step=per_step)
+    if mask:
+        flat = hist.reshape((-1,) + hist.shape[2:]) > 0.5
+        lo, hi = (np.asarray(x).reshape(hist.shape[:2]) for x in
+                  behaviour_range(mdp_eval, R_I, flat, per_step=hist.ndim == 5))
+    else:
+        lo = hi = behaviour_values(mdp_eval, R_I, hist, per_step=hist.ndim == 5)
     J_learn = behaviour_values(mdp_eval, R_I, learn, per_step=learn.ndim == 5)
-    spec = np.full(J_hist.shape, J_star - J_base)
-    return Decomposition(
-        spec_gap=spec, history_gap=J_base - J_hist, learner_gap=J_hist - J_learn,
-        total=J_star - J_learn, J_intended=J_star, J_base=J_base, J_history=J_hist,
-        J_learner=J_learn, J_base_range=(float(lo), float(hi)),
-        spec_gap_range=(J_star - float(hi), J_star - float(lo)))
+    return four_gaps(J_star, (float(m), float(M)), lo, hi, J_learn)
 
 
 class Verdict(NamedTuple):
@@ -235,8 +289,8 @@ def verdict(learner_value, lo, hi, threshold: float, *, atol: float = 1e-9) -> V
       threshold: θ; a policy shows the behaviour when its value is ≥ θ − atol.
 
     Example:
-      >>> verdict([1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 1.0], 0.5).label.tolist()
-      ['outer', 'inner', 'none']
+      >>> verdict([1.0, 1.0, 0.0, 0.0], [0.0] * 4, [1.0, 0.0, 1.0, 0.0], 0.5).label.tolist()
+      ['outer', 'inner', 'outer', 'none']
     """
     v, lo, hi = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in
                                       (learner_value, lo, hi)))
@@ -244,7 +298,7 @@ def verdict(learner_value, lo, hi, threshold: float, *, atol: float = 1e-9) -> V
         i = tuple(int(j) for j in np.argwhere(lo > hi + atol)[0])
         raise ValueError(f"lo {lo[i]} > hi {hi[i]} at index {i}")
     shows, some, every = v >= threshold - atol, hi >= threshold - atol, lo >= threshold - atol
-    label = np.where(shows, np.where(some, "outer", "inner"), "none")
+    label = np.where(some, "outer", np.where(shows, "inner", "none"))
     return Verdict(label, shows, some, every, v, lo, hi, float(threshold))
 
 
