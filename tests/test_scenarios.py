@@ -37,7 +37,8 @@ def _start_value(mdp, sol) -> float:
 def test_registry_holds_the_issue_names_and_caches():
     assert SHIPPED == ("keys-and-chests", "misspecified-reward", "proxy-bandit",
                        "exploration-trap")
-    assert set(SHIPPED) | {"proxy-bandit-control", "keys-and-chests-shift"} == set(SCENARIOS)
+    extra = {"proxy-bandit-control", "keys-and-chests-shift", "softmax-trap"}
+    assert set(SHIPPED) | extra == set(SCENARIOS)
     for name in SCENARIOS:
         sc = get_scenario(name)
         assert sc.name == name and sc.default_learner in sc.learners
@@ -50,6 +51,7 @@ def test_registry_holds_the_issue_names_and_caches():
 def test_every_scenario_is_solved_exactly_in_well_under_a_second(name):
     sc = get_scenario(name)
     for mdp in [sc.train.mdp] + ([sc.deploy.env.mdp] if sc.deploy else []):
+        solve(mdp)  # untimed: the first solve in a process pays lazy imports (≈ 0.5 s)
         t = time.perf_counter()
         sol = solve(mdp)
         assert time.perf_counter() - t < 0.5, "a scenario must solve in well under a second"
@@ -120,6 +122,19 @@ def test_keys_and_chests_layouts_round_trip_and_differ():
         assert w.to_ascii() == "\n".join(ln.strip() for ln in text.strip().splitlines())
     assert train.n_states != deploy.n_states  # a tabular policy cannot transfer
     np.testing.assert_array_equal(sc.deploy.features, grid_features(deploy, FEATURES))
+
+
+def test_only_collecting_keys_is_an_intended_behaviour():
+    sc = get_scenario("keys-and-chests")
+    assert sc.behaviours["collects-keys"].intended is True
+    assert sc.behaviours["hoards-keys"].intended is False
+    assert sc.deploy.behaviours["hoards-keys"].intended is False
+    for name in SCENARIOS:
+        other = get_scenario(name)
+        marked = {k for k, b in other.behaviours.items() if b.intended}
+        assert marked == ({"collects-keys"} if name.startswith("keys-and-chests") else set())
+        assert not any(b.intended for b in (other.deploy.behaviours.values()
+                                            if other.deploy else ()))
 
 
 def test_hoarding_is_impossible_in_training_and_never_intended_in_deployment():
@@ -232,6 +247,10 @@ def test_behaviour_tuples_are_converted_and_frozen():
     sc = Scenario("x", "", env, np.zeros((1, 2)), behaviours={"b": ([[0.0, 1.0]], 0.5)})
     b = sc.behaviours["b"]
     assert isinstance(b, Behaviour) and b.threshold == 0.5 and b.description == ""
+    assert b.intended is False                          # the default: a divergence
+    sc = Scenario("x", "", env, np.zeros((1, 2)),
+                  behaviours={"b": ([[0.0, 1.0]], 0.5, "wanted", np.bool_(True))})
+    assert sc.behaviours["b"].intended is True          # a numpy bool becomes a bool
     with pytest.raises(ValueError, match="read-only"):
         b.reward[0, 0] = 1.0
     with pytest.raises(TypeError):

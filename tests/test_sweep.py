@@ -169,14 +169,15 @@ def test_run_cell_is_the_attribution_of_run_with_those_seeds():
     assert (table["key"] == cell.key).all() and (table["lr"] == 0.5).all()
     assert (table["environment"] == "train").all() and (table["n_seeds"] == 3).all()
     gaps = att.gaps.reset_index(drop=True)
-    for col in ("seed", "step", "spec_gap", "history_gap", "learner_gap", "total"):
+    for col in ("seed", "step", "misspecification_gap", "data_gap", "ambiguity_gap",
+                "learner_gap", "total"):
         assert np.array_equal(table[col].to_numpy(), gaps[col].to_numpy()), col
     b = att.behaviours[att.behaviours.behaviour == "pulls-proxy-arm"].reset_index(drop=True)
     assert np.array_equal(table["pulls-proxy-arm:value"], b["learner_value"])
     assert np.array_equal(table["pulls-proxy-arm:hi"], b["hi"])
     assert list(table["pulls-proxy-arm:label"]) == list(b["label"])
     # the spec gap of proxy-bandit is 0.8 - 0.2 = 0.6 by construction (its docstring)
-    assert np.allclose(table["spec_gap"], 0.6, rtol=0, atol=1e-12)
+    assert np.allclose(table["misspecification_gap"], 0.6, rtol=0, atol=1e-12)
 
 
 def test_a_tuple_param_is_a_json_column_and_the_same_cell_from_toml(tmp_path):
@@ -413,7 +414,7 @@ def test_cli_sweep_and_results_csv(tmp_path, capsys):
     assert len(back) == 12 * 2 * 3 and list(back.columns) == list(serial.columns)
     assert list(back["key"]) == list(serial["key"]) and list(back["seed"]) == list(
         serial["seed"])
-    for col in ("step", "total", "spec_gap", "lr", "epsilon", "stays-at-bank:value"):
+    for col in ("step", "total", "misspecification_gap", "lr", "epsilon", "stays-at-bank:value"):
         assert np.array_equal(back[col].to_numpy(), serial[col].to_numpy(), equal_nan=True)
 
 
@@ -454,3 +455,30 @@ def test_summarise_is_the_seed_mean_at_the_final_step(reference):
     line = next(x for x in text.splitlines() if x.startswith("proxy-bandit "))
     assert f"{mean:.4g}" in line and "4 cells, 46 rows" in text
     assert sweep_cli.summarise(pd.DataFrame()) == "0 cells, 0 rows\n"
+
+
+def test_a_cell_from_an_older_attribution_is_recomputed_not_mixed_in(tmp_path):
+    """A store written before the four-term gaps (issue 13) holds tables with other gap
+    columns: such a cell is stale, warned about by key, recomputed, and never used as the
+    base that a larger seed count extends."""
+    cell = Cell("proxy-bandit", "reinforce", steps=40, seeds=2, record_every=20)
+    store = Store(tmp_path)
+    fresh = sw.sweep([cell], executor="serial", store=store)
+    old = fresh.rename(columns={"misspecification_gap": "spec_gap", "data_gap": "history_gap"})
+    old = old.drop(columns=["ambiguity_gap"])
+    meta = store.meta(cell.key)
+    del meta["attribution"]
+    store.write(cell.key, old, meta)
+    with pytest.warns(RuntimeWarning, match=f"{re.escape(cell.key)}.*older attribution"):
+        table, computed, _ = sw.sweep_with_report([cell], "serial", store, False)
+    assert computed == [cell.key] and "spec_gap" not in table.columns
+    assert_frame_equal(table, fresh, check_exact=True)
+    assert store.meta(cell.key)["attribution"] == sw.ATTRIBUTION_VERSION
+    # the stale smaller cell is not extended: the 4-seed cell runs from scratch, equal to a
+    # fresh 4-seed sweep
+    store.write(cell.key, old, meta)
+    bigger = Cell("proxy-bandit", "reinforce", steps=40, seeds=4, record_every=20)
+    table4, _, _ = sw.sweep_with_report([bigger], "serial", store, False)
+    assert "extends" not in store.meta(bigger.key)
+    assert_frame_equal(table4, sw.sweep([bigger], executor="serial", store=tmp_path / "b"),
+                       check_exact=True)

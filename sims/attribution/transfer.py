@@ -29,14 +29,24 @@ from ..agents.policies import LinearSoftmax, softmax
 from ..agents.reinforce import Reinforce, Transition
 
 __all__ = ["learner_params", "replay", "deploy_policies", "map_states", "full_optimizer_policies",
-           "history_solutions", "is_linear"]
+           "history_solutions", "is_linear", "unwrapped"]
 
 #: Replayed policies must equal the recorded ones to this absolute tolerance.
 REPLAY_ATOL = 1e-12
 
 
+def unwrapped(learner):
+    """The learner itself: a learner resumed from a saved state (the online shift's second
+    phase) wraps the original as ``.learner``."""
+    while not isinstance(learner, (Reinforce, FullOptimizer)) and hasattr(learner, "learner"):
+        learner = learner.learner
+    return learner
+
+
 def is_linear(learner) -> bool:
-    """True for a REINFORCE learner with a linear-softmax policy (shared features)."""
+    """True for a REINFORCE learner with a linear-softmax policy (shared features), resumed
+    or not."""
+    learner = unwrapped(learner)
     return isinstance(learner, Reinforce) and isinstance(learner.family, LinearSoftmax)
 
 

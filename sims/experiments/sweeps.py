@@ -22,7 +22,8 @@ Workers only compute; this process writes each cell to the store (:mod:`~.store`
 finishes, so a killed sweep keeps every finished cell and a rerun computes only the rest.
 Every recorded cell of the sweep is checked first (:meth:`~.store.Store.verify`: its file
 name, size, sha256, the key inside the file, the rows); a corrupt one is reported by key (a
-RuntimeWarning), discarded and recomputed. KeyboardInterrupt cancels the pending cells. The
+RuntimeWarning), discarded and recomputed; so is a cell computed by an older attribution
+(:data:`ATTRIBUTION_VERSION` in its meta). KeyboardInterrupt cancels the pending cells. The
 workers of the pool a sweep starts exit by themselves when the sweep's process dies, even
 by SIGKILL (:func:`_init_worker`).
 
@@ -181,9 +182,22 @@ def _bar(total: int, initial: int, progress):
                 dynamic_ncols=True)
 
 
-def _meta(cell: Cell, seconds: float) -> dict:
+#: The attribution's table format, stored in every cell's meta. 2: the four-term gaps of
+#: issue 13 (misspecification, data, ambiguity, learner) in the learner's class; a cell
+#: stored under another version is stale and is recomputed (module docstring).
+ATTRIBUTION_VERSION = 2
 
-    return {"cell": cell.to_dict(), "seconds": round(seconds, 3), "mesabase": package_version()}
+
+def _meta(cell: Cell, seconds: float) -> dict:
+    return {"cell": cell.to_dict(), "seconds": round(seconds, 3), "mesabase": package_version(),
+            "attribution": ATTRIBUTION_VERSION}
+
+
+def _stale(st: Store, keys) -> list[str]:
+    """Recorded keys among ``keys`` whose table was made by another attribution version."""
+    recorded = set(st.keys())
+    return [k for k in keys if k in recorded
+            and st.meta(k).get("attribution") != ATTRIBUTION_VERSION]
 
 
 def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
@@ -233,6 +247,10 @@ def sweep_with_report(cells, executor, store,
         warnings.warn(f"cell {k} in {st.path} is corrupt ({reason}); recomputing it",
                       RuntimeWarning, stacklevel=3)
         st.discard(k)
+    for k in _stale(st, keys):
+        warnings.warn(f"cell {k} in {st.path} was computed by an older attribution (its gap "
+                      f"columns differ); recomputing it", RuntimeWarning, stacklevel=3)
+        st.discard(k)
     done = set(st.keys()) & set(keys)
     todo = [c for c in cells if c.key not in done]
     if todo:
@@ -251,7 +269,7 @@ def _bases(st: Store, todo: list[Cell]) -> dict[str, Cell]:
     for key, entry in st._snapshot().items():
         d = entry["meta"].get("cell")
         if entry["problem"] is not None or not isinstance(d, dict) or not key.startswith(
-                prefixes):
+                prefixes) or entry["meta"].get("attribution") != ATTRIBUTION_VERSION:
             continue
         try:
             base = Cell(**d)

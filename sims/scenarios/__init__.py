@@ -9,8 +9,9 @@ deployments and shifts; the registry of the shipped ones, and ``run``.
 
 :data:`SCENARIOS` maps each registered name to a function building the scenario;
 :func:`get_scenario` builds (and caches) one. :data:`SHIPPED` are the four of issue 4, the
-names the CLI takes; the registry adds ``proxy-bandit-control`` (the clean control) and
-``keys-and-chests-shift`` (the online shift).
+names the CLI takes; the registry adds ``proxy-bandit-control`` (the clean control),
+``keys-and-chests-shift`` (the online shift) and ``softmax-trap`` (an inner failure of
+REINFORCE the full optimiser never shows).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from __future__ import annotations
 from functools import cache, partial
 from types import MappingProxyType
 
-from . import exploration_trap, keys_and_chests, misspecified_reward, proxy_bandit
+from . import (
+    exploration_trap,
+    keys_and_chests,
+    misspecified_reward,
+    proxy_bandit,
+    softmax_trap,
+)
 from .base import Behaviour, Deployment, Scenario
 
 __all__ = ["Behaviour", "Deployment", "Scenario", "SCENARIOS", "SHIPPED", "get_scenario"]
@@ -31,6 +38,7 @@ SCENARIOS = MappingProxyType({
     "exploration-trap": exploration_trap.exploration_trap,
     "proxy-bandit-control": partial(proxy_bandit.proxy_bandit, control=True),
     "keys-and-chests-shift": partial(keys_and_chests.keys_and_chests, shift=True),
+    "softmax-trap": softmax_trap.softmax_trap,
 })
 #: The four scenarios of issue 4, in the order of the report.
 SHIPPED = ("keys-and-chests", "misspecified-reward", "proxy-bandit", "exploration-trap")

@@ -51,11 +51,14 @@ __all__ = ["Behaviour", "Deployment", "Scenario"]
 
 class Behaviour(NamedTuple):
     """A named behaviour: J_b(π) = μ0ᵀ V^π_b for the reward-form ``reward`` b[s, a] (S, A);
-    a policy *shows* it when J_b(π) ≥ ``threshold``."""
+    a policy *shows* it when J_b(π) ≥ ``threshold``. ``intended`` marks a behaviour we
+    want (collecting keys in order to open chests): it is measured and reported, but never
+    makes a verdict outer or inner — only unintended behaviours are divergences."""
 
     reward: np.ndarray   # (S, A) float, b[s, a]
     threshold: float     # θ
     description: str = ""
+    intended: bool = False
 
 
 def _frozen(a, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -82,8 +85,11 @@ def _behaviours(d, where: str, shape) -> Mapping[str, Behaviour]:
         th = float(b.threshold)
         if not np.isfinite(th):
             raise ValueError(f"{where} behaviour {k!r}: threshold {b.threshold!r} is not finite")
+        if not isinstance(b.intended, (bool, np.bool_)):
+            raise ValueError(f"{where} behaviour {k!r}: intended must be True or False; got "
+                             f"{b.intended!r}")
         out[str(k)] = Behaviour(_frozen(b.reward, f"{where} behaviour {k!r} reward", shape),
-                                th, str(b.description))
+                                th, str(b.description), bool(b.intended))
     return MappingProxyType(out)
 
 

@@ -20,12 +20,17 @@ Exact values: training J_I(π_I*) = 0.95⁵ (key 5 moves away, chest one more); 
 J_I(π_I*) = 0.95³. At the default sizes (8000 steps, 20 seeds) the learner reaches
 J_I ≈ 0.74 in training and ≈ 0.09 in deployment, hoarding in every seed.
 
-Deployment states share nothing with the training states (the layouts differ), so the
-training history leaves the whole deployment state space free: every deployment policy is
-in the argmax set of L_t, hoarding included, and the verdict is *outer* — the seed's
-"underdetermination counts as outer". A tabular learner, or the tabular full optimiser, has
-no rule for the new states at all (uniform there, which rarely hoards): it cannot learn "go
-for keys" in the deployment sense; the shared features can.
+Deployment states share nothing with the training states (the layouts differ). A tabular
+learner, or the tabular full optimiser, has no rule for the new states at all (uniform
+there, which rarely hoards), and in the tabular class the training history leaves every
+deployment state free. The linear learner is different: one θ acts in both layouts, so its
+π*_t is taken in its own class (:mod:`mesabase.sims.attribution.sets`): the limit policies
+of the linear-softmax class on the joint state space whose training part maximises the
+objective. Computed, at the default sizes: the θ's that maximise training return do not
+agree in deployment — J_I over them ranges from 0 to 0.857 = 0.95³ = J_I(π_I*), and some of
+them hoard keys — so the deployment regret 0.77 is all *ambiguity* (misspecification 0, data
+0, learner 0) and ``hoards-keys`` is outer in 20 of 20 seeds: the objective does not select
+against hoarding; how θ generalises is left open by it.
 
 Shift variant (``keys-and-chests-shift``): the layout changes to the deployment one at
 T0 = 8000 and the linear learner keeps learning
@@ -103,7 +108,8 @@ def keys_and_chests(shift: bool = False) -> Scenario:
                        if shift else "."),
         train=train.env("keys-and-chests-train"), R_I=train.rewards["chests_opened"],
         proxies={"keys_collected": train.rewards["keys_collected"]},
-        behaviours={"collects-keys": Behaviour(train.rewards["keys_collected"], 0.5, keys),
+        behaviours={"collects-keys": Behaviour(train.rewards["keys_collected"], 0.5, keys,
+                                                   intended=True),
                     "hoards-keys": Behaviour(_hoarding(train), 0.5, hoard)},
         deploy=dep, shift_step=SHIFT_STEP if shift else None, learners=learners,
         default_learner="reinforce-linear", steps=steps, seeds=20, record_every=800,
@@ -112,6 +118,7 @@ def keys_and_chests(shift: bool = False) -> Scenario:
                "unlearns key hoarding, so by the final step nothing diverges (verdict none); "
                "compare keys-and-chests, where the learner is deployed without learning."
                if shift else
-               "In deployment the linear-softmax learner hoards keys; the training history "
-               "leaves every deployment policy optimal, so the verdict is outer "
-               "(underdetermination)."))
+               "In deployment the linear-softmax learner hoards keys. In its own class the "
+               "parameters that maximise training return disagree in deployment (some hoard, "
+               "some open the chest), so the regret is ambiguity and the verdict outer: the "
+               "objective leaves how θ generalises open."))
