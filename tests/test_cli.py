@@ -16,7 +16,7 @@ import pytest
 
 from mesabase.sims.cli import app as cli
 from mesabase.sims.experiments import sizes
-from mesabase.sims.reports.report import SUMMARY_COLUMNS
+from mesabase.sims.reports.report import SUMMARY_COLUMNS, result_folders
 from mesabase.sims.scenarios import SCENARIOS, SHIPPED, get_scenario
 
 VERDICTS = {"outer", "inner", "mixed", "none"}
@@ -81,47 +81,77 @@ def demo_dir(tmp_path_factory):
     return out, buf.getvalue()
 
 
-def test_demo_runs_the_shipped_scenarios_and_the_controls():
+def test_demo_runs_the_shipped_scenarios_the_second_learner_and_the_controls():
     names = cli.demo_scenarios()
     assert names[:4] == SHIPPED
-    assert set(names) == set(SCENARIOS)  # both controls are registered
+    assert set(names) == set(SCENARIOS)  # the controls and softmax-trap are registered
+    entries = cli.demo_entries()
+    assert ("exploration-trap", None) in entries and ("exploration-trap", "reinforce") in entries
+    assert len(set(entries)) == len(entries)
 
 
-def test_demo_prints_the_exactness_check_first_and_a_line_per_scenario(demo_dir):
+def test_demo_skips_an_unregistered_entry_with_a_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "DEMO_EXTRA", (("no-such-scenario", None),))
+    assert ("no-such-scenario", None) not in cli.demo_entries()
+    assert ("no-such-scenario", None) in cli.demo_entries(registered_only=False)
+    buf = io.StringIO()
+    code = cli.run_scenarios([("no-such-scenario", None)], tmp_path, sizes={}, stream=buf)
+    assert code == 0
+    assert "no-such-scenario" in buf.getvalue() and "skipped" in buf.getvalue()
+
+
+def test_demo_prints_the_exactness_check_first_and_a_line_per_entry(demo_dir):
     _, text = demo_dir
     lines = text.splitlines()
     assert lines[0].startswith("exactness check:") and lines[0].rstrip().endswith("ms)")
     assert "OK" in lines[0]
-    for name in cli.demo_scenarios():
-        assert any(line.strip().startswith(name + " ") for line in lines), name
+    for name, learner in cli.demo_entries():
+        learner = learner or get_scenario(name).default_learner
+        assert any(line.split()[:2] == [name, learner] for line in lines), (name, learner)
+    progress = [line for line in lines if line.startswith("  exploration-trap ")]
+    assert len(progress) == 2
+    for line in progress:
+        for word in ("regret", "= misspecification", "+ data", "+ ambiguity", "+ learner"):
+            assert word in line, line
 
 
-def test_demo_summary_has_one_row_per_scenario(demo_dir):
+TERMS = ("misspecification_gap", "data_gap", "ambiguity_gap", "learner_gap")
+
+
+def test_demo_summary_has_one_row_per_scenario_learner_and_environment(demo_dir):
     out, _ = demo_dir
     s = pd.read_csv(out / "summary.csv")
-    assert list(s.columns[:len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
-    assert list(s.scenario) == list(cli.demo_scenarios())
-    assert set(s.verdict) <= VERDICTS
+    assert list(s.columns) == list(SUMMARY_COLUMNS)
+    pairs = list(dict.fromkeys(zip(s.scenario, s.learner, strict=True)))
+    assert pairs == [(n, lr or get_scenario(n).default_learner) for n, lr in cli.demo_entries()]
+    assert not s.duplicated(["scenario", "learner", "environment"]).any()
+    assert set(s.verdict) <= VERDICTS and s.reason.str.len().min() > 20
     assert (s.n_seeds == sizes.QUICK_SEEDS).all()
-    parts = s.spec_gap + s.history_gap + s.learner_gap
-    np.testing.assert_allclose(parts, s.total, rtol=0, atol=1e-9)
-    # By construction (scenario docstrings): spec gap 0.6 and 1.75, none for the control.
-    by = s.set_index("scenario")
-    assert by.loc["proxy-bandit", "spec_gap"] == pytest.approx(0.6, abs=1e-12)
-    assert by.loc["misspecified-reward", "spec_gap"] == pytest.approx(1.75, abs=1e-12)
-    assert by.loc["proxy-bandit-control", "spec_gap"] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(s[list(TERMS)].sum(axis=1), s.total, rtol=0, atol=1e-9)
+    assert (s.J_base_min <= s.J_base_max + 1e-12).all()
+    assert (s.J_history_min <= s.J_history_max + 1e-12).all()
+    # By construction (scenario docstrings): misspecification 0.6 and 1.75, 0 for the control.
+    by = s.drop_duplicates("scenario").set_index("scenario")
+    assert by.loc["proxy-bandit", "misspecification_gap"] == pytest.approx(0.6, abs=1e-12)
+    assert by.loc["misspecified-reward", "misspecification_gap"] == pytest.approx(1.75,
+                                                                                 abs=1e-12)
+    assert by.loc["proxy-bandit-control", "misspecification_gap"] == pytest.approx(0.0,
+                                                                                  abs=1e-12)
     assert by.loc["proxy-bandit", "verdict"] == "outer"
 
 
 def test_demo_summary_is_the_saved_gaps_at_the_final_step(demo_dir):
     """summary.csv is computed from the tables on disk: seed means at the final step."""
     out, _ = demo_dir
-    s = pd.read_csv(out / "summary.csv").set_index("scenario")
-    g = pd.read_parquet(out / "exploration-trap" / "gaps.parquet")
-    final = g[g.step == g.step.max()]
-    assert s.loc["exploration-trap", "step"] == final.step.iloc[0]
-    for col in ("spec_gap", "history_gap", "learner_gap", "total"):
-        assert s.loc["exploration-trap", col] == pytest.approx(final[col].mean(), abs=1e-12)
+    s = pd.read_csv(out / "summary.csv").set_index(["scenario", "learner"])
+    for folder, learner in (("exploration-trap", "full"),
+                            ("exploration-trap--reinforce", "reinforce")):
+        g = pd.read_parquet(out / folder / "gaps.parquet")
+        final = g[g.step == g.step.max()]
+        row = s.loc[("exploration-trap", learner)]
+        assert row["step"] == final.step.iloc[0]
+        for col in (*TERMS, "total", "J_history_min", "J_history_max"):
+            assert row[col] == pytest.approx(final[col].mean(), abs=1e-12)
 
 
 def test_demo_report_mentions_every_scenario_and_links_existing_figures(demo_dir):
@@ -132,9 +162,11 @@ def test_demo_report_mentions_every_scenario_and_links_existing_figures(demo_dir
         assert f"\n## {row.scenario}\n" in text
         assert f"**Verdict: {row.verdict}**" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert "behaviours.png" in links
-    for name in s.scenario:
-        assert f"{name}/gaps.png" in links
+    assert "behaviours.png" in links and "dichotomy.png" in links
+    assert "exploration-trap-gaps.png" in links                   # the two learners
+    assert text.index("exploration-trap-gaps.png") < text.index("### learner `reinforce`")
+    for folder in result_folders(out):
+        assert f"{folder}/gaps.png" in links
     assert "proxy-bandit/simplex.png" in links
     assert "keys-and-chests/policies-key-held.png" in links
     for link in links:
@@ -171,16 +203,22 @@ def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(report, "write_figure", lambda fig, stem, dpi=None: (
         drawn.__setitem__(stem.relative_to(out).as_posix(), fig), write(fig, stem, dpi))[1])
     names = cli.demo_scenarios()
-    for name in names:
-        report.draw_scenario(out, name)
+    for folder in result_folders(out):
+        report.draw_scenario(out, folder)
     report.update_results(out)
     drawn["meta-bandits/regret"] = plot_meta_bandits(
         pd.read_csv(out / "meta-bandits" / "summary.csv"))
     written = {p.relative_to(out).with_suffix("").as_posix() for p in out.rglob("*.png")}
     assert set(drawn) == written                     # every figure of the demo is checked
+    assert {"dichotomy", "behaviours", "exploration-trap-gaps"} <= set(drawn)
     for stem, fig in drawn.items():
-        scenario = stem.split("/")[0]
-        check_post_figure(fig, names if stem == "behaviours" else [scenario])
+        scenario = stem.split("/")[0].split("--")[0].removesuffix("-gaps")
+        if stem == "behaviours":
+            check_post_figure(fig, names)
+        elif stem == "dichotomy":
+            check_post_figure(fig, ["exploration-trap", "softmax-trap", "proxy-bandit"])
+        else:
+            check_post_figure(fig, [scenario])
         if "/policies-" in stem:
             sc = get_scenario(scenario)
             worlds = [sc.world] + ([sc.deploy.world] if sc.deploy and sc.deploy.world else [])
@@ -189,10 +227,13 @@ def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
 
 def test_demo_tables_are_parquet(demo_dir):
     out, _ = demo_dir
-    for name in cli.demo_scenarios():
+    folders = result_folders(out)
+    assert "exploration-trap--reinforce" in folders
+    for folder in folders:
+        name = folder.split("--")[0]
         for table in ("gaps", "behaviours", "verdicts", "returns"):
-            df = pd.read_parquet(out / name / f"{table}.parquet")
-            assert len(df) > 0 and (df.scenario == name).all(), (name, table)
+            df = pd.read_parquet(out / folder / f"{table}.parquet")
+            assert len(df) > 0 and (df.scenario == name).all(), (folder, table)
 
 
 # ---- run --------------------------------------------------------------------------------------
@@ -202,7 +243,7 @@ def test_run_proxy_bandit(tmp_path, capsys):
     s = pd.read_csv(tmp_path / "summary.csv")
     assert list(s.scenario) == ["proxy-bandit"]
     assert (s.n_seeds.iloc[0], s.step.iloc[0]) == (3, 200)
-    assert s.spec_gap.iloc[0] == pytest.approx(0.6, abs=1e-12)
+    assert s.misspecification_gap.iloc[0] == pytest.approx(0.6, abs=1e-12)
     assert s.verdict.iloc[0] in VERDICTS
     for f in ("report.md", "behaviours.png", "proxy-bandit/simplex.svg",
               "proxy-bandit/gaps.png"):
@@ -220,6 +261,18 @@ def test_rerun_overwrites_and_another_scenario_joins_the_summary(tmp_path):
     s = pd.read_csv(tmp_path / "summary.csv")
     assert list(s.scenario) == ["proxy-bandit", "proxy-bandit-control"]
     assert "## proxy-bandit-control" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_run_with_another_learner_writes_its_own_folder(tmp_path):
+    args = ["--seeds", "2", "--steps", "300", "--out", str(tmp_path)]
+    assert cli.main(["run", "exploration-trap", *args]) == 0
+    assert cli.main(["run", "exploration-trap", "--learner", "reinforce", *args]) == 0
+    s = pd.read_csv(tmp_path / "summary.csv")
+    assert list(zip(s.scenario, s.learner, strict=True)) == [
+        ("exploration-trap", "full"), ("exploration-trap", "reinforce")]
+    for f in ("exploration-trap/gaps.png", "exploration-trap--reinforce/gaps.svg",
+              "exploration-trap-gaps.png", "exploration-trap-gaps.svg", "dichotomy.png"):
+        assert (tmp_path / f).stat().st_size > 0, f
 
 
 def test_unknown_scenario_exits_2_listing_the_names(capsys):

@@ -1,9 +1,9 @@
 """Figures from tidy tables: each writes a non-empty PNG and SVG of the expected size, and
 one is compared pixel by pixel with a stored reference.
 
-The reference, tests/data/figures_gaps_reference.png, is ``plot_gaps`` of :func:`_gaps`
-saved at 60 dpi (420 px wide, to keep the file small). Regenerate it after an intended
-change of the figure (and look at it) with
+The reference, tests/data/figures_gaps_reference.png, is ``plot_gaps`` of :func:`_gaps` (the
+four-term decomposition) saved at 60 dpi (420 px wide, to keep the file small). Regenerate it
+after an intended change of the figure (and look at it) with
 
     MESABASE_UPDATE_REFERENCE=1 .venv/bin/pytest tests/test_figures.py -k reference
 
@@ -11,7 +11,7 @@ Tolerance: ``compare_images``'s tol is the RMS difference of the pixel values, o
 The figures are drawn under a fixed style on top of matplotlib's defaults (DejaVu Sans,
 bundled), so the same matplotlib version draws the same pixels on any machine (RMS 0 here);
 tol = 2 leaves room for a differently built FreeType or Agg rounding, and is far below what
-a change of the data gives (moving one gap of one seed by 0.05 at one step: RMS ≈ 5.4;
+a change of the data gives (moving one gap of one seed by 0.05 at one step: RMS ≈ 4.3;
 checked below to exceed 2·tol).
 Rendering changes between matplotlib releases, so the comparison is skipped unless the
 installed major.minor is the reference's (REFERENCE_MPL).
@@ -41,19 +41,24 @@ from scipy import stats  # noqa: E402
 
 from mesabase.sims import Reinforce, bernoulli_bandit, simulate
 from mesabase.sims.envs.gridworld import build_gridworld  # noqa: E402
+from mesabase.sims.reports.dichotomy import dichotomy_frame, plot_dichotomy  # noqa: E402
 from mesabase.sims.reports.figures import (  # noqa: E402
     BLOG_DPI,
     BLOG_WIDTH,
     MAX_BANDS,
     _simplex_xy,
-    gap_summary,
     plot_behaviours,
-    plot_gaps,
     plot_gridworld_policies,
     plot_simplex,
     policy_frame,
     save_figure,
     simplex_frame,
+)
+from mesabase.sims.reports.gap_figures import (  # noqa: E402
+    GAP_TERMS,
+    gap_summary,
+    plot_gap_comparison,
+    plot_gaps,
 )
 from mesabase.sims.reports.render import describe_collected, render_policy
 from mesabase.theory import solve  # noqa: E402
@@ -65,19 +70,22 @@ TOL = 2.0
 REF_DPI = 60
 
 
-def _gaps(bump: float = 0.0) -> pd.DataFrame:
+def _gaps(bump: float = 0.0, learner: str | None = None) -> pd.DataFrame:
     """3 seeds × 4 steps × 2 environments of hand-typed gaps; ``bump`` moves one value."""
-    hist = {0: [0.6, 0.5, 0.7], 10: [0.4, 0.3, 0.35], 20: [0.2, 0.25, 0.1], 30: [0.1, 0.0, 0.05]}
-    learn = {0: [0.3, 0.2, 0.4], 10: [0.2, 0.25, 0.1], 20: [0.1, 0.05, 0.2], 30: [0.0, 0.05, 0.1]}
+    data = {0: [0.6, 0.5, 0.7], 10: [0.4, 0.3, 0.35], 20: [0.2, 0.25, 0.1], 30: [0.1, 0.0, 0.05]}
+    amb = {0: [0.2, 0.1, 0.3], 10: [0.15, 0.1, 0.2], 20: [0.1, 0.1, 0.05], 30: [0.0, 0.0, 0.0]}
+    learn = {0: [0.3, 0.2, 0.4], 10: [0.2, 0.25, 0.1], 20: [0.1, 0.05, -0.2],
+             30: [0.0, -0.05, -0.1]}
     rows = []
-    for env, spec in (("train", 0.1), ("deploy", 0.5)):
-        for step in hist:
+    for env, mis in (("train", 0.1), ("deploy", 0.5)):
+        for step in data:
             for seed in range(3):
-                h = hist[step][seed] + (bump if (env, step, seed) == ("train", 20, 0) else 0.0)
-                lg = learn[step][seed]
+                d = data[step][seed] + (bump if (env, step, seed) == ("train", 20, 0) else 0.0)
+                am, lg = amb[step][seed], learn[step][seed]
                 rows.append({"scenario": "toy", "environment": env, "seed": seed, "step": step,
-                             "spec_gap": spec, "history_gap": h, "learner_gap": lg,
-                             "total": spec + h + lg})
+                             "misspecification_gap": mis, "data_gap": d, "ambiguity_gap": am,
+                             "learner_gap": lg, "total": mis + d + am + lg,
+                             **({} if learner is None else {"learner": learner})})
     return pd.DataFrame(rows)
 
 
@@ -130,13 +138,13 @@ def test_gap_summary_is_the_t_interval_by_hand():
     x = np.array([0.6, 0.5, 0.7])               # mean 0.6, sd 0.1
     half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)
     assert row["n_seeds"] == 3
-    assert row["history_gap_mean"] == pytest.approx(x.mean(), abs=1e-12)
-    assert row["history_gap_low"] == pytest.approx(0.6 - half, abs=1e-12)
-    assert row["history_gap_high"] == pytest.approx(0.6 + half, abs=1e-12)
+    assert row["data_gap_mean"] == pytest.approx(x.mean(), abs=1e-12)
+    assert row["data_gap_low"] == pytest.approx(0.6 - half, abs=1e-12)
+    assert row["data_gap_high"] == pytest.approx(0.6 + half, abs=1e-12)
     assert half == pytest.approx(4.302653 * 0.1 / np.sqrt(3), abs=1e-6)
     # a constant gap has a zero-width interval
-    assert row["spec_gap_low"] == pytest.approx(0.1, abs=1e-12)
-    assert row["spec_gap_high"] == pytest.approx(0.1, abs=1e-12)
+    assert row["misspecification_gap_low"] == pytest.approx(0.1, abs=1e-12)
+    assert row["misspecification_gap_high"] == pytest.approx(0.1, abs=1e-12)
     one = gap_summary(_gaps().query("seed == 0"))
     assert one["n_seeds"].eq(1).all() and one["total_low"].isna().all()
 
@@ -148,8 +156,10 @@ def test_plot_gaps_writes_files_and_draws_the_means(tmp_path):
     assert len(fig.axes) == 2
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["train environment", "deploy environment"]
-    spec = fig.axes[1].lines[0]                     # deploy: specification gap, constant 0.5
-    np.testing.assert_allclose(spec.get_ydata(), 0.5, atol=1e-12)
+    mis = fig.axes[1].lines[0]                      # deploy: misspecification, constant 0.5
+    np.testing.assert_allclose(mis.get_ydata(), 0.5, atol=1e-12)
+    labels = [line.get_label() for line in fig.axes[0].lines[:5]]
+    assert labels == [t[1] for t in GAP_TERMS]      # four terms, then the total
     _check_written(fig, tmp_path, "gaps")
 
 
@@ -270,7 +280,7 @@ def test_plot_gaps_matches_the_stored_reference(tmp_path):
     # the user's rcParams do not leak in: the figures reset to defaults + STYLE
     with matplotlib.rc_context({"font.size": 30, "lines.linewidth": 6, "axes.grid": False}):
         actual = _reference_png(tmp_path, _gaps())
-    assert mpimg.imread(actual).shape[:2] == mpimg.imread(REFERENCE).shape[:2] == (264, 420)
+    assert mpimg.imread(actual).shape[:2] == mpimg.imread(REFERENCE).shape[:2] == (276, 420)
     assert compare_images(str(REFERENCE), str(actual), tol=TOL) is None
     # the comparison can fail: a small change of the data is seen at this tolerance
     moved = _reference_png(tmp_path / "moved", _gaps(bump=0.05))
@@ -283,7 +293,7 @@ def test_gap_figure_names_its_scenario_in_mathtext_and_thins_its_bands():
     fig = plot_gaps(_gaps())
     check_post_figure(fig, ["toy"])
     assert fig.axes[0].get_ylabel() == r"gap in intended return $J_I$"
-    assert [bands(ax) for ax in fig.axes] == [3, 3]   # the total: its mean only
+    assert [bands(ax) for ax in fig.axes] == [4, 4]   # the total: its mean only
 
 
 def test_simplex_figure_names_its_scenario_in_mathtext(bandit_run):
@@ -361,3 +371,71 @@ def test_meta_bandit_panels_split_so_no_panel_has_more_than_max_bands(agents, ex
              if t not in ("bayes-optimal", "bayes-optimal (exact)")]
     assert sorted(shown) == sorted(a for a in agents if a != "bayes-optimal")  # each once
     assert "$" in axes[0].get_ylabel() and "$" in axes[0].get_xlabel()
+
+
+# ---- the four terms side by side, and the dichotomy -----------------------------------------
+def test_gap_comparison_puts_the_learners_side_by_side(tmp_path):
+    two = pd.concat([_gaps(learner="full").query("environment == 'train'"),
+                     _gaps(bump=0.3, learner="reinforce").query("environment == 'train'")])
+    fig = plot_gap_comparison(two, learners=["full", "reinforce"])
+    assert [ax.get_title() for ax in fig.axes] == ["learner full", "learner reinforce"]
+    check_post_figure(fig, ["toy"])
+    assert [bands(ax) for ax in fig.axes] == [4, 4]
+    data = [ax.lines[1].get_ydata() for ax in fig.axes]    # the data gap, seed means
+    assert data[1][2] == pytest.approx(data[0][2] + 0.1, abs=1e-12)   # 0.3 bump / 3 seeds
+    _check_written(fig, tmp_path, "comparison")
+    with pytest.raises(ValueError, match=r"learners \['nobody'\]"):
+        plot_gap_comparison(two, learners=["nobody"])
+
+
+def _behaviours() -> pd.DataFrame:
+    """Three behaviours × 3 seeds at steps 10 and 20: one outer, one inner, one none, and an
+    intended one (left out)."""
+    rows = []
+    cases = {("trap", "full", "stays-at-bank", False): ([1.0, 1.0, 0.9], [1.0, 0.8, 0.9]),
+             ("trap", "reinforce", "stays-at-bank", False): ([0.1, 0.2, 0.0], [0.6, 0.7, 0.8]),
+             ("bandit", "reinforce", "proxy-arm", False): ([0.2, 0.1, 0.3], [0.2, 0.3, 0.1]),
+             ("keys", "linear", "collects-keys", True): ([2.0, 2.0, 2.0], [2.0, 2.0, 2.0])}
+    for (scen, learner, b, intended), (hi, val) in cases.items():
+        for step in (10, 20):
+            for seed in range(3):
+                f = 1.0 if step == 20 else 0.0          # the earlier step is all zeros
+                rows.append({"scenario": scen, "environment": "train", "learner": learner,
+                             "behaviour": b, "intended": intended, "seed": seed, "step": step,
+                             "learner_value": f * val[seed], "lo": 0.0, "hi": f * hi[seed],
+                             "threshold": 0.5, "label": "none"})
+    return pd.DataFrame(rows)
+
+
+def test_dichotomy_frame_divides_by_the_threshold_at_the_final_step():
+    pts = dichotomy_frame(_behaviours())
+    assert set(pts.step) == {20} and not pts.intended.any()
+    assert len(pts) == 3 * 3
+    full = pts[pts.learner == "full"].sort_values("seed")
+    np.testing.assert_allclose(full.x, [2.0, 2.0, 1.8], atol=1e-12)     # hi / 0.5
+    np.testing.assert_allclose(full.y, [2.0, 1.6, 1.8], atol=1e-12)     # learner / 0.5
+    with pytest.raises(ValueError, match="θ > 0"):
+        dichotomy_frame(_behaviours().assign(threshold=0.0))
+
+
+def test_dichotomy_figure_places_each_mean_in_its_region(tmp_path):
+    fig = plot_dichotomy(_behaviours())
+    check_post_figure(fig, ["trap", "bandit"])
+    ax = fig.axes[0]
+    from matplotlib.collections import PathCollection
+
+    solid = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_alpha() is None]
+    means = dict(zip(legend_texts(fig), (tuple(c.get_offsets()[0]) for c in solid), strict=True))
+    x, y = means["1: trap / full: stays-at-bank, 3 seeds"]
+    assert x >= 1                                   # outer: a maximiser shows it
+    x, y = means["2: trap / reinforce: stays-at-bank, 3 seeds"]
+    assert x < 1 <= y                               # inner: only the learner
+    x, y = means["3: bandit / reinforce: proxy-arm, 3 seeds"]
+    assert x < 1 and y < 1                          # none
+    assert x == pytest.approx(0.4) and y == pytest.approx(0.4)      # mean 0.2 / 0.5
+    assert sorted(t.get_text() for t in ax.texts if t.get_text().isdigit()) == ["1", "2", "3"]
+    assert not any("collects-keys" in t for t in legend_texts(fig))   # intended: left out
+    regions = {t.get_text().split("\n")[0] for t in ax.texts}
+    assert {"OUTER", "INNER", "NONE"} <= regions
+    assert "$" in ax.get_xlabel() and "$" in ax.get_ylabel()
+    _check_written(fig, tmp_path, "dichotomy")

@@ -1,6 +1,6 @@
 """The ``mesabase`` command.
 
-    mesabase demo [--out DIR] [--quick]       every shipped scenario, attributed (the main job)
+    mesabase demo [--out DIR] [--quick]       every demo entry, attributed (the main job)
     mesabase run SCENARIO [--seeds N] [--steps T] [--learner NAME] [--record-every K]
                           [--environment train|deploy] [--out DIR]
     mesabase run meta-bandits [--quick] [--horizons H,H,…] [--arms K] [--family beta|dependent]
@@ -13,6 +13,12 @@
 
 ``demo`` and ``run`` write a results folder (default ``./mesabase-results``): Parquet tables,
 figures (PNG and SVG), ``summary.csv`` and ``report.md`` (:mod:`mesabase.sims.reports.report`).
+A demo entry is a (scenario, learner) pair (:func:`demo_entries`): the shipped scenarios with
+their default learners, ``exploration-trap`` also with ``reinforce`` (the same environment on
+both sides of the outer/inner dichotomy), ``softmax-trap`` when it is registered, and the
+controls. A run with a learner other than the scenario's default is saved in the folder
+``<scenario>--<learner>``, so ``mesabase run exploration-trap --learner reinforce`` sits
+beside the default run and the report puts them side by side.
 
 An output folder that does not exist (``--out``, and the folder of ``results --csv FILE``)
 is created with its missing parents, and the command says so: ``mesabase: created folder
@@ -38,7 +44,7 @@ import numpy as np
 from ..experiments.sizes import package_version, scenario_sizes
 
 __all__ = ["main", "demo", "run_scenarios", "solvers", "exactness_check", "COMMAND_GROUP",
-           "demo_scenarios", "RESULTS_DIR"]
+           "demo_scenarios", "demo_entries", "RESULTS_DIR", "DEMO_EXTRA"]
 
 #: The default results folder of ``demo`` and ``run``.
 RESULTS_DIR = "mesabase-results"
@@ -67,12 +73,27 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t
 
 
-def demo_scenarios() -> tuple[str, ...]:
-    """The scenarios ``demo`` runs: the shipped four, then the registered controls."""
+#: What ``demo`` runs besides the shipped scenarios with their default learners, in the
+#: report's order (the registry's, a scenario's default learner first): (scenario, learner
+#: or None for its default). Entries of unregistered scenarios are skipped with a line.
+DEMO_EXTRA = (("exploration-trap", "reinforce"), ("proxy-bandit-control", None),
+              ("keys-and-chests-shift", None), ("softmax-trap", None))
+
+
+def demo_entries(registered_only: bool = True) -> tuple[tuple[str, str | None], ...]:
+    """The (scenario, learner) pairs ``demo`` runs (learner None: the scenario's default):
+    the shipped scenarios, then :data:`DEMO_EXTRA` — only the registered ones unless
+    ``registered_only`` is False."""
     from ..scenarios import SCENARIOS, SHIPPED
 
-    extra = ("proxy-bandit-control", "keys-and-chests-shift")
-    return tuple(SHIPPED) + tuple(n for n in extra if n in SCENARIOS and n not in SHIPPED)
+    entries = [(n, None) for n in SHIPPED]
+    entries += [e for e in DEMO_EXTRA if e not in entries]
+    return tuple(e for e in entries if e[0] in SCENARIOS or not registered_only)
+
+
+def demo_scenarios() -> tuple[str, ...]:
+    """The scenarios ``demo`` runs (each once, in the order of :func:`demo_entries`)."""
+    return tuple(dict.fromkeys(n for n, _ in demo_entries()))
 
 
 # ---- the scenarios ------------------------------------------------------------------------
@@ -94,7 +115,7 @@ def _one(name: str, sz: dict, out, dpi):
     """Simulate, attribute, save the tables, draw the figures: (attribution, s, s)."""
     from ..attribution import run
     from ..attribution.analysis import attribute
-    from ..reports.report import draw_scenario, write_scenario
+    from ..reports.report import draw_scenario, folder_name, write_scenario
     from ..scenarios import get_scenario
 
     sc = get_scenario(name)
@@ -106,19 +127,34 @@ def _one(name: str, sz: dict, out, dpi):
         atts.append(attribute(r, sc, "train"))  # the training side too, for the figures
     sim = time.perf_counter() - t
     write_scenario(out, sc, r, atts, sizes=sz, seconds=sim)
-    _, fig = _timed(draw_scenario, out, name, dpi)
+    _, fig = _timed(draw_scenario, out, folder_name(sc, a.learner), dpi)
     return a, sim, fig
+
+
+def progress_line(a, sim: float | None = None, fig: float | None = None) -> str:
+    """The line ``demo`` and ``run`` print per entry: scenario, learner, verdict, and the
+    intended regret split into its four terms (seed means at the final recorded step)."""
+    f = a.final
+    line = (f"  {a.scenario:<22} {a.learner:<18} {a.scenario_verdict:<6} regret "
+            f"{f.total.mean():.3g} = misspecification {f.misspecification_gap.mean():.3g} + "
+            f"data {f.data_gap.mean():.3g} + ambiguity {f.ambiguity_gap.mean():.3g} + learner "
+            f"{f.learner_gap.mean():.3g}")
+    if sim is not None and fig is not None:
+        line += f"   (run {sim:.1f} s, figures {fig:.1f} s)"
+    return line
 
 
 def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="demo",
                   dpi: int | None = None, study: dict | None = None) -> int:
-    """Run the scenarios ``names`` (``sizes``: name → :func:`scenario_sizes`), with a progress
-    bar, write their tables and figures under ``out``, then (``study``: the sizes of
-    :func:`mesabase.sims.meta.study.study_sizes`) the meta-bandits study, then rebuild
-    ``summary.csv``, ``report.md`` and the behaviour figure from every scenario folder there.
-    Returns an exit code. ``out`` is created (with its parents) if missing, and the stream
-    says so; a folder that cannot be created or written raises
-    :class:`~mesabase.sims.files.PathError` before any work is done."""
+    """Run the entries ``names`` — scenario names, or (scenario, learner) pairs — with
+    ``sizes`` mapping each entry to its :func:`scenario_sizes` (whose ``learner`` is the one
+    run), with a progress bar; write their tables and figures under ``out``, then
+    (``study``: the sizes of :func:`mesabase.sims.meta.study.study_sizes`) the meta-bandits
+    study, then rebuild ``summary.csv``, ``report.md`` and the root figures from every results
+    folder there. An entry whose scenario is not registered is skipped with a line. Returns an
+    exit code. ``out`` is created (with its parents) if missing, and the stream says so; a
+    folder that cannot be created or written raises :class:`~mesabase.sims.files.PathError`
+    before any work is done."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -135,15 +171,18 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
         stream.write(f"mesabase: created folder {out}\n")
     if not ok:
         return 1
+    from ..scenarios import SCENARIOS
+
     bar = tqdm(names, desc="scenarios", unit="scenario", disable=None)
-    for name in bar:
+    for entry in bar:
+        name = entry if isinstance(entry, str) else entry[0]
+        if name not in SCENARIOS or entry not in sizes:
+            tqdm.write(f"  {name:<22} skipped: not a registered scenario in mesabase "
+                       f"{package_version()}", file=stream)
+            continue
         bar.set_postfix_str(name)
-        a, sim, fig = _one(name, sizes[name], out, dpi)
-        f = a.final
-        tqdm.write(f"  {name:<22} {a.scenario_verdict:<6} regret {f.total.mean():.3g} = spec "
-                   f"{f.spec_gap.mean():.3g} + history {f.history_gap.mean():.3g} + learner "
-                   f"{f.learner_gap.mean():.3g}   (run {sim:.1f} s, figures {fig:.1f} s)",
-                   file=stream)
+        a, sim, fig = _one(name, sizes[entry], out, dpi)
+        tqdm.write(progress_line(a, sim, fig), file=stream)
     if study is not None:
         from ..meta.study import run_study
 
@@ -151,23 +190,25 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
     header = (f"Written by `mesabase {command}` (mesabase {package_version()}). "
               f"{check[0].upper()}{check[1:]}.")
     summary, t = _timed(update_results, out, header, dpi)
-    stream.write(f"summary, behaviour figure and report: {t:.1f} s\n"
-                 f"wrote {out / 'summary.csv'} ({len(summary)} scenario"
-                 f"{'' if len(summary) == 1 else 's'}) and "
+    stream.write(f"summary, root figures and report: {t:.1f} s\n"
+                 f"wrote {out / 'summary.csv'} ({len(summary)} row"
+                 f"{'' if len(summary) == 1 else 's'}: scenario × learner × environment) and "
                  f"{out / 'report.md'} in {time.perf_counter() - t0:.1f} s\n")
     return 0
 
 
 def demo(out=RESULTS_DIR, quick: bool = False, stream=None) -> int:
-    """Run every shipped scenario (and the registered controls) at default sizes, or
+    """Run every demo entry (:func:`demo_entries`: the shipped scenarios, exploration-trap
+    with both learners, softmax-trap when registered, the controls) at default sizes, or
     ``quick`` ones, and the meta-bandits study at its small sizes, into ``out``
     (:func:`run_scenarios`). Returns an exit code."""
     from ..meta.study import study_sizes
-    from ..scenarios import get_scenario
+    from ..scenarios import SCENARIOS, get_scenario
 
-    names = demo_scenarios()
-    sizes = {n: scenario_sizes(get_scenario(n), quick=quick) for n in names}
-    return run_scenarios(names, out, sizes=sizes, stream=stream, command="demo",
+    entries = demo_entries(registered_only=False)
+    sizes = {(n, lr): scenario_sizes(get_scenario(n), quick=quick, learner=lr)
+             for n, lr in entries if n in SCENARIOS}
+    return run_scenarios(entries, out, sizes=sizes, stream=stream, command="demo",
                          dpi=QUICK_DPI if quick else None, study=study_sizes(quick=True))
 
 

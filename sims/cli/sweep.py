@@ -45,7 +45,7 @@ __all__ = ["add_parsers", "sweep_main", "results_main", "summarise", "SWEEPS_DIR
 #: The default parent folder of a sweep's store.
 SWEEPS_DIR = "mesabase-sweeps"
 DASK_HINT = "the dask executor needs dask.distributed: pip install mesabase[dask]"
-_GAPS = ("total", "spec_gap", "history_gap", "learner_gap")
+_GAPS = ("total", "misspecification_gap", "data_gap", "ambiguity_gap", "learner_gap")
 
 
 def add_parsers(sub) -> None:

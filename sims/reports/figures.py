@@ -15,8 +15,10 @@ the same whatever the user's matplotlibrc:
 * DejaVu Sans (bundled with matplotlib), a fixed ``svg.hashsalt`` and no SVG date, so that the
   same table gives the same bytes of SVG and the same pixels of PNG for one matplotlib version.
 
-Colours: outer terms are warm (specification gap vermillion, history gap orange), the inner
-term blue (learner gap), the total black; the learner blue and π*_t vermillion.
+Colours: outer terms are warm (misspecification vermillion, data orange, ambiguity reddish
+purple), the inner term blue (learner gap), the total black; the learner blue and π*_t
+vermillion. The decomposition over time is drawn by :mod:`.gap_figures`, the outer/inner
+dichotomy of behaviours by :mod:`.dichotomy`.
 
 For a post: every figure's title names its scenario; symbols are matplotlib mathtext
 (``$J_I$``, ``$\\pi_{\\theta_t}$``, ``$\\pi^*_t$``), never literal underscores; no panel shows
@@ -41,7 +43,6 @@ import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from mesabase.theory.attribution.gaps import proportion
 
@@ -56,10 +57,9 @@ from .render import (
     plot_policy,
 )
 
-__all__ = ["STYLE", "BLOG_WIDTH", "BLOG_DPI", "MAX_BANDS", "GAP_COLUMNS", "gap_summary",
-           "plot_gaps", "simplex_frame", "plot_simplex", "policy_frame",
-           "plot_gridworld_policies", "plot_behaviours", "save_figure", "styled", "new_figure",
-           "need_columns"]
+__all__ = ["STYLE", "BLOG_WIDTH", "BLOG_DPI", "MAX_BANDS", "simplex_frame", "plot_simplex",
+           "policy_frame", "plot_gridworld_policies", "plot_behaviours", "save_figure",
+           "styled", "new_figure", "need_columns", "environment_order", "scenario_title"]
 
 #: Figure width in inches, and the PNG resolution: 7 in × 200 dpi = 1400 px.
 BLOG_WIDTH = 7.0
@@ -76,13 +76,6 @@ STYLE = {
     "svg.fonttype": "path", "text.hinting": "default", "figure.dpi": 100,
     "savefig.dpi": BLOG_DPI, "savefig.facecolor": "white", "path.simplify": False,
 }
-#: The decomposition's columns: (column, label, colour, line style).
-GAP_COLUMNS = (
-    ("spec_gap", "specification gap (outer)", OKABE_ITO["vermillion"], "-"),
-    ("history_gap", "history gap (outer)", OKABE_ITO["orange"], "--"),
-    ("learner_gap", "learner gap (inner)", OKABE_ITO["blue"], "-."),
-    ("total", "total intended regret (their sum)", OKABE_ITO["black"], ":"),
-)
 _WHO = {"learner": (r"learner $\pi_{\theta_t}$", OKABE_ITO["blue"]),
         "shadow": (r"$\pi^*_t$ (history optimum)", OKABE_ITO["vermillion"])}
 _SHADOW_SIMPLEX = r"$\pi^*_t$ (larger square: more recorded steps there)"
@@ -117,95 +110,15 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _scenario_of(df: pd.DataFrame) -> str:
+def scenario_title(df: pd.DataFrame) -> str:
     """The table's scenario name(s) for a title ("" when it has no scenario column)."""
     return ", ".join(map(str, dict.fromkeys(df["scenario"]))) if "scenario" in df else ""
 
 
-# ---- the three gaps over time ------------------------------------------------------------
-def gap_summary(gaps_df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Seed mean and t-interval of each gap per (scenario, environment, step).
-
-    For the n seeds at one step, x̄ = Σ xᵢ / n, s² = Σ (xᵢ − x̄)² / (n − 1) and the interval
-    is x̄ ± t_{(1+c)/2, n−1} · s / √n (Student's t; NaN when n = 1). Columns: scenario,
-    environment, step, n_seeds, and ``{gap}_mean``, ``{gap}_low``, ``{gap}_high`` for gap in
-    spec_gap, history_gap, learner_gap, total.
-
-    Example:
-      >>> t = pd.DataFrame({"scenario": "s", "environment": "train", "seed": [0, 1, 2],
-      ...                   "step": 5, "spec_gap": 0.0, "history_gap": [0.1, 0.2, 0.3],
-      ...                   "learner_gap": 0.0, "total": [0.1, 0.2, 0.3]})
-      >>> row = gap_summary(t).iloc[0]      # half-width t₀.₉₇₅,₂ · 0.1 / √3
-      >>> print(f"{row.history_gap_mean:.4f} ± {row.history_gap_high - row.history_gap_mean:.4f}")
-      0.2000 ± 0.2484
-    """
-    gaps = [g[0] for g in GAP_COLUMNS]
-    df = need_columns(gaps_df, ["scenario", "environment", "seed", "step", *gaps], "gaps_df")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
-    grouped = df.groupby(["scenario", "environment", "step"], sort=True)
-    out = grouped.size().rename("n_seeds").to_frame()
-    n = out["n_seeds"].to_numpy()
-    with np.errstate(invalid="ignore"):
-        tq = np.where(n > 1, stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)), np.nan)
-    for g in gaps:
-        mean, sd = grouped[g].mean().to_numpy(), grouped[g].std(ddof=1).to_numpy()
-        half = tq * sd / np.sqrt(n)
-        out[f"{g}_mean"], out[f"{g}_low"], out[f"{g}_high"] = mean, mean - half, mean + half
-    return out.reset_index()
-
-
-def _one(df: pd.DataFrame, column: str, value, name: str) -> pd.DataFrame:
-    values = sorted(df[column].unique())
-    if value is None:
-        if len(values) > 1:
-            raise ValueError(f"{name} holds several {column}s {values}; pick one with "
-                             f"{column}=...")
-        return df
-    if value not in values:
-        raise ValueError(f"{column} {value!r} is not in {name}; it holds {values}")
-    return df[df[column] == value]
-
-
-def _environments(values) -> list:
+def environment_order(values) -> list:
+    """Environment names in reading order: train, deploy, then the rest by name."""
     order = {"train": 0, "deploy": 1}
     return sorted(values, key=lambda e: (order.get(e, 2), str(e)))
-
-
-@styled
-def plot_gaps(gaps_df: pd.DataFrame, scenario: str | None = None,
-              confidence: float = 0.95) -> Figure:
-    """The three gaps and their total against the step, seed mean with a ``confidence``
-    t-interval band (:func:`gap_summary`); one panel per environment (train, deploy).
-
-    ``gaps_df``: the ``gaps`` table of an attribution, one row per seed × recorded step, with
-    columns scenario, environment ("train" | "deploy"), seed, step, spec_gap, history_gap,
-    learner_gap, total (extra columns ignored). ``scenario`` picks one scenario; it may be
-    omitted when the table holds only one. Gaps are in units of the intended return J_I.
-    The total, their sum, is drawn as its mean only: three bands per panel, not four.
-    """
-    df = _one(need_columns(gaps_df, ["scenario"], "gaps_df"), "scenario", scenario, "gaps_df")
-    summ = gap_summary(df, confidence)
-    envs = _environments(summ["environment"].unique())
-    fig = new_figure(BLOG_WIDTH, 4.4)
-    axes = fig.subplots(1, len(envs), sharey=True, squeeze=False)[0]
-    for ax, env in zip(axes, envs, strict=True):
-        s = summ[summ["environment"] == env]
-        for col, label, colour, ls in GAP_COLUMNS:
-            ax.plot(s["step"], s[f"{col}_mean"], ls, color=colour, label=label)
-            if col != "total":
-                ax.fill_between(s["step"], s[f"{col}_low"], s[f"{col}_high"], color=colour,
-                                alpha=0.2, linewidth=0)
-        ax.axhline(0.0, color="#888888", linewidth=0.8, zorder=0)
-        ax.set_title(f"{env} environment")
-        ax.set_xlabel("step $t$ (transitions seen)")
-    axes[0].set_ylabel(r"gap in intended return $J_I$")
-    n = int(summ["n_seeds"].max())
-    fig.suptitle(f"{df['scenario'].iloc[0]}: regret decomposition, "
-                 f"mean ± {confidence:.0%} CI over {n} seeds")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
-               frameon=False)
-    return fig
 
 
 # ---- bandit trajectories on the simplex --------------------------------------------------
@@ -280,7 +193,7 @@ def plot_simplex(simplex_df: pd.DataFrame, seeds=None, max_seeds: int = 3) -> Fi
         ax.axis("off")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
-    scen = _scenario_of(df)
+    scen = scenario_title(df)
     fig.suptitle(f"{scen}: " * bool(scen) + "bandit policy on the probability simplex\n"
                  "(corner = all mass on one arm)")
     return fig
@@ -369,7 +282,7 @@ def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Fi
     cols = ["who", "environment", "state", "row", "col", "keys", "chests", "lap",
             *(f"p_{m}" for m in _MOVES)]
     df = need_columns(frames, cols, "frames")
-    envs = _environments(df["environment"].unique())
+    envs = environment_order(df["environment"].unique())
     who_order = {"learner": 0, "shadow": 1}
     whos = sorted(df["who"].unique(), key=lambda w: (who_order.get(w, 2), str(w)))
     absent = [e for e in envs if e not in world_by_env]
@@ -401,7 +314,7 @@ def plot_gridworld_policies(frames, world_by_env: Mapping[str, Gridworld]) -> Fi
             taken |= bool(collected[0] or collected[1])
             outlined |= collected[2] >= 0
     fresh = bool(((df["keys"] == 0) & (df["chests"] == 0) & (df["lap"] == -1)).all())
-    scen = _scenario_of(df)
+    scen = scenario_title(df)
     fig.suptitle(f"{scen}: " * bool(scen) + "learner and $\\pi^*_t$ on the map"
                  + (", nothing collected yet" if fresh else ""))
     fig.legend(handles=legend_handles([world_by_env[e] for e in envs], greyed=greyed,
@@ -426,30 +339,37 @@ def _interval(df: pd.DataFrame, lab: str) -> tuple[np.ndarray, np.ndarray]:
 
 @styled
 def plot_behaviours(verdicts_df: pd.DataFrame, confidence_label: str = "95% CI") -> Figure:
-    """Per scenario (one panel each), per behaviour and environment, the fraction of seeds
-    whose verdict is outer, inner or none, with confidence-interval error bars.
+    """Per scenario (and learner, when the table has a learner column: one panel each), per
+    behaviour and environment, the fraction of seeds whose verdict is outer, inner or none,
+    with confidence-interval error bars.
 
     ``verdicts_df``: the ``verdicts`` table of attributions (one row per scenario ×
-    environment × behaviour): scenario, environment, behaviour, frac_outer,
+    [learner ×] environment × behaviour): scenario, environment, behaviour, frac_outer,
     frac_outer_low, frac_outer_high, frac_inner, frac_inner_low, frac_inner_high,
-    frac_none, n_seeds, and optionally verdict (written under the group) and
-    frac_none_low / frac_none_high (else computed, exact Clopper–Pearson, from n_seeds).
+    frac_none, n_seeds, and optionally learner, intended (an intended behaviour's tick says
+    so), verdict (written under the group) and frac_none_low / frac_none_high (else
+    computed, exact Clopper–Pearson, from n_seeds).
     """
     df = need_columns(verdicts_df, ["scenario", "environment", "behaviour", "frac_outer",
-                             "frac_outer_low", "frac_outer_high", "frac_inner",
-                             "frac_inner_low", "frac_inner_high", "frac_none", "n_seeds"],
-               "verdicts_df")
-    dup = df.duplicated(["scenario", "environment", "behaviour"])
+                                    "frac_outer_low", "frac_outer_high", "frac_inner",
+                                    "frac_inner_low", "frac_inner_high", "frac_none",
+                                    "n_seeds"], "verdicts_df")
+    panel_keys = ["scenario", *(["learner"] if "learner" in df else [])]
+    dup = df.duplicated([*panel_keys, "environment", "behaviour"])
     if dup.any():
-        raise ValueError(f"verdicts_df has several rows for {df[dup].iloc[0, :3].tolist()}")
-    scenarios = list(dict.fromkeys(df["scenario"]))
-    ncols = min(len(scenarios), 2)
-    nrows = math.ceil(len(scenarios) / ncols)
-    fig = new_figure(BLOG_WIDTH, 3.2 * nrows + 0.6)
+        raise ValueError(f"verdicts_df has several rows for "
+                         f"{df[dup][[*panel_keys, 'environment', 'behaviour']].iloc[0].tolist()}")
+    panels = list(dict.fromkeys(map(tuple, df[panel_keys].itertuples(index=False))))
+    ncols = min(len(panels), 2)
+    nrows = math.ceil(len(panels) / ncols)
+    fig = new_figure(BLOG_WIDTH, 3.0 * nrows + 0.6)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
     width = 0.26
-    for ax, scen in zip(axes, scenarios, strict=False):
-        d = df[df["scenario"] == scen]
+    for ax, key in zip(axes, panels, strict=False):
+        sel = np.ones(len(df), dtype=bool)
+        for k, v in zip(panel_keys, key, strict=True):
+            sel &= (df[k] == v).to_numpy()
+        d = df[sel]
         x = np.arange(len(d))
         for k, lab in enumerate(("outer", "inner", "none")):
             colour, hatch = _LABEL_STYLE[lab]
@@ -459,14 +379,17 @@ def plot_behaviours(verdicts_df: pd.DataFrame, confidence_label: str = "95% CI")
             ax.bar(x + (k - 1) * width, frac, width, yerr=yerr, capsize=3, color=colour,
                    hatch=hatch, edgecolor="white", error_kw={"elinewidth": 1.2},
                    label=lab)
-        ticks = [f"{b}\n({e})" for b, e in zip(d["behaviour"], d["environment"], strict=True)]
+        intended = (d["intended"].astype(bool).tolist() if "intended" in d
+                    else [False] * len(d))
+        ticks = [f"{b}{' (intended)' if i else ''}\n({e})" for b, e, i
+                 in zip(d["behaviour"], d["environment"], intended, strict=True)]
         if "verdict" in d:
             ticks = [f"{t}\n→ {v}" for t, v in zip(ticks, d["verdict"], strict=True)]
-        ax.set_xticks(x, ticks)
+        ax.set_xticks(x, ticks, fontsize=9 if len(d) > 2 else 10)
         ax.set_ylim(0, 1.05)
         ax.grid(axis="x", visible=False)
-        ax.set_title(str(scen))
-    for ax in axes[len(scenarios):]:
+        ax.set_title(" / ".join(map(str, key)))
+    for ax in axes[len(panels):]:
         ax.set_axis_off()
     for ax in axes[::ncols]:
         ax.set_ylabel("fraction of seeds")
