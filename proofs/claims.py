@@ -166,12 +166,16 @@ def run_registry(max_examples: int = 60, seed: int = 0, claims=None):
 
 
 # ---- the argument's claims ----------------------------------------------------------------
-# Cases are small (S ≤ 3, A ≤ 3, a handful of steps) so the registry runs in seconds.
+# Cases are small (S ≤ 3, A ≤ 4, a handful of steps) so the registry runs in seconds. A true
+# claim draws generic cases; a false one draws from a strategy aimed at its counterexamples
+# (:mod:`.claim_strategies`: each docstring says why), so it is refuted within 20 cases.
 def _strategies():
     import numpy as np
     from hypothesis import strategies as st
 
     from mesabase.theory.strategies import bandits, mdps, policies
+
+    from . import claim_strategies as aimed
 
     small = dict(n_states=st.integers(1, 3), n_actions=st.integers(1, 3),
                  gamma=st.sampled_from((0.0, 0.5, 0.9)))
@@ -197,13 +201,6 @@ def _strategies():
         logits = draw(st.lists(halves, min_size=b.n_actions, max_size=b.n_actions))
         return b, np.array(logits)
 
-    @st.composite
-    def mdp_logits(draw):
-        m = draw(mdps(**{**small, "n_states": st.integers(3, 3)}))
-        return m, np.array(draw(st.lists(halves, min_size=m.n_states * m.n_actions,
-                                         max_size=m.n_states * m.n_actions))).reshape(
-            m.n_states, m.n_actions)
-
     from mesabase.sims.meta.tasks import BetaTasks, DependentTasks
 
     memoryless = st.tuples(
@@ -211,12 +208,12 @@ def _strategies():
         st.integers(1, 4), st.lists(halves, min_size=2, max_size=2),
         st.lists(st.floats(-10, 10), min_size=2, max_size=2))
 
+    # the false claims get strategies aimed at their counterexamples (.claim_strategies)
     return dict(mdps=mdps(**small), histories=histories(st.integers(1, 3), st.integers(1, 3)),
-        bandit_histories=histories(st.just(1), st.integers(2, 3)),
-        decomposition=decomposition_cases(),
-        logit_bandits=logit_bandits(), seeded_bandits=st.tuples(
-            bandits(n_arms=st.integers(2, 3), reward_range=(0, 1)), st.integers(0, 2**16)),
-        mdp_logits=mdp_logits(), memoryless=memoryless)
+        decomposition=decomposition_cases(), logit_bandits=logit_bandits(),
+        memoryless=memoryless, tied_bandits=aimed.tied_bandits(),
+        two_arm_histories=aimed.two_arm_histories(), decoy_mdps=aimed.decoy_mdps(),
+        unvisited_preferences=aimed.unvisited_preferences())
 
 
 def _history(S, A, steps):
@@ -375,19 +372,19 @@ def _registry() -> tuple[Claim, ...]:
           s["logit_bandits"], _reinforce_unbiased, True, "E[r(a)(e_a − π)] = Σ_a π_a r_a "
           "(e_a − π), the softmax gradient of πᵀr", "REINFORCE unbiased"),
         C("REINFORCE always ends at π*_t (its greedy arm is CE-optimal after 10 Bernoulli pulls)",
-          s["seeded_bandits"], _reinforce_ends_at_ce, False, "a small step moves θ slowly: the "
+          s["tied_bandits"], _reinforce_ends_at_ce, False, "a small step moves θ slowly: the "
           "learner lags the maximiser of its own data (the learner gap)",
           "REINFORCE ends at pi*_t"),
         C("the surrogate Σ r log π has the same optimum as the CE objective",
-          s["bandit_histories"], _log_equals_ce, False, "the surrogate's optimum is reward-"
+          s["two_arm_histories"], _log_equals_ce, False, "the surrogate's optimum is reward-"
           "weighted frequency matching c_a/Σc, not the best empirical arm",
           "surrogate optimum = CE optimum"),
         C("greedy full optimisation over the history is optimal in the true MDP after t "
-          "steps", s["mdps"], _greedy_optimal, False, "a finite history can mislead the "
+          "steps", s["decoy_mdps"], _greedy_optimal, False, "a finite history can mislead the "
           "model (untried actions look worth 0): the history gap", "full optimiser optimal"),
         C("if the learner and π*_t agree on every visited state they agree everywhere",
-          s["mdp_logits"], _visited_agreement, False, "off the visited states the learner "
-          "keeps its initialisation while π*_t follows the unvisited rule",
+          s["unvisited_preferences"], _visited_agreement, False, "off the visited states the "
+          "learner keeps its initialisation while π*_t follows the unvisited rule",
           "agree on visited => agree everywhere"),
         C("a memoryless softmax learner updated by REINFORCE within the episode (any initial "
           "logits θ0, any step sizes η) never beats the Bayes-optimal value (exact, to 1e-12)",

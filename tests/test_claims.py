@@ -13,7 +13,7 @@ from mesabase.sims.cli import app as cli
 
 @pytest.mark.parametrize("claim", REGISTRY, ids=[c.name for c in REGISTRY])
 def test_registry_finding_matches_expectation(claim):
-    f = check(claim, max_examples=60)      # the CLI default; false claims need ~60 cases
+    f = check(claim, max_examples=60)      # the CLI default (false ones: test_claims_refute)
     assert f.holds == claim.expected, str(f)
     assert (f.counterexample is None) == f.holds
     assert claim.why
