@@ -238,6 +238,7 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
     sh_state = shadow_opt.init(N, S, A) if shadow else None
     n = np.arange(N)
     H = env.horizon
+    masked, last = env.mdp.is_masked, env.last_allowed
 
     def record(i):
         policies[:, i] = learner.policy(state)
@@ -268,6 +269,14 @@ def simulate(env: Env, learner, steps: int, seeds=1, shadow: str | None = "ce",
         u = Ut[j]
         pi_s = act(state, s)                                     # (N, A)
         a = _sample_actions(pi_s, u[0], ge)
+        if masked:  # rounding cannot reach a trailing disallowed action (sims.envs.base)
+            off = (pi_s > 0) & ~env.allowed[s]
+            if off.any():
+                i, b = (int(x) for x in np.argwhere(off)[0])
+                raise ValueError(f"the learner gives probability {pi_s[i, b]!r} to action {b}, "
+                                 f"not allowed in state {int(s[i])} (seed {int(seeds[i])}, "
+                                 f"step {t}); bind it to the environment's mask")
+            a = np.minimum(a, last[s])
         prob = pi_s[n, a]
         s2 = env.next_state(s, a, u[1])
         r = env.reward(s, a, u[2])

@@ -7,7 +7,6 @@ MDPs (tolerance 1e-8 on V and Q); exact self-consistency (evaluate_exact of the 
 policy is V* with no tolerance at all).
 """
 
-import time
 from fractions import Fraction as F
 
 import numpy as np
@@ -132,7 +131,8 @@ def test_sutton_barto_gridworld_random_policy_and_float_input():
     mdp = _gridworld5()
     V = evaluate_exact(mdp, np.full((25, 4), F(1, 4), dtype=object))
     np.testing.assert_allclose(_rounded(V), V_RANDOM_5X5, atol=1e-12, rtol=0)
-    # floats are read as decimals (0.9 -> 9/10, 0.25 -> 1/4): the same Fractions
+    # floats are read as the closest simple rationals (0.9 -> 9/10, 0.25 -> 1/4): the same
+    # Fractions (mesabase.theory.rationals.float_to_fraction)
     mdp_f = _gridworld5(gamma=0.9, number=float)
     assert not mdp_f.is_exact
     assert (evaluate_exact(mdp_f, np.full((25, 4), 0.25)) == V).all()
@@ -322,11 +322,8 @@ def test_thirty_states_fast_and_correct():
     R = np.array([[F(int(x)) for x in row] for row in rng.integers(-3, 4, size=(S, A))],
                  dtype=object)
     mdp = TabularMDP(P, R, gamma=F(9, 10))
-    t0 = time.perf_counter()
-    sol = solve_exact(mdp)
-    elapsed = time.perf_counter() - t0
+    sol = solve_exact(mdp)  # its speed is in BENCHMARKS.md (benchmarks/exact.py), not here
     np.testing.assert_allclose(_float(sol.V), solve(mdp, "pi").V, atol=AGREE, rtol=0)
-    assert elapsed < 5.0  # measured ~0.1 s; 5 s allows a loaded machine, not a blow-up
 
 
 # ---- the exact linear solver and the certificate ---------------------------------------
@@ -389,9 +386,11 @@ def test_ill_posed_episodic_problems():
 
 def test_evaluate_exact_input_errors():
     mdp = _mdp_1825_43()
-    with pytest.raises(InvalidMDP, match=r"sums to 9999999999999999/10000000000000000"):
-        evaluate_exact(TabularMDP(np.ones((1, 3, 1)), [[0.0, 0.0, 0.0]], gamma=0.5),
-                       [[1 / 3, 1 / 3, 1 / 3]])
+    one = TabularMDP(np.ones((1, 3, 1)), [[0.0, 0.0, 0.0]], gamma=0.5)
+    # floats 1/3 are read as 1/3 (mdp.float_to_fraction), 0.2500000001 as its binary value
+    assert evaluate_exact(one, [[1 / 3, 1 / 3, 1 / 3]]).tolist() == [F(0)]
+    with pytest.raises(InvalidMDP, match=r"policy\[0\]\[:\] sums to \d+/\d+ exactly, not 1"):
+        evaluate_exact(one, [[0.5, 0.25, 0.2500000001]])
     with pytest.raises(InvalidMDP, match=r"shape \(2, 2\)"):
         evaluate_exact(mdp, [[1, 0, 0], [1, 0, 0]])
     with pytest.raises(InvalidMDP, match=r"policy\[1, 0\] = -1 is negative"):

@@ -2,7 +2,6 @@
 online shift and ``run``."""
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -48,13 +47,11 @@ def test_registry_holds_the_issue_names_and_caches():
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_every_scenario_is_solved_exactly_in_well_under_a_second(name):
+def test_every_scenario_is_solved_with_a_certificate(name):
+    """(Speed is shown by benchmarks, never asserted in a test.)"""
     sc = get_scenario(name)
     for mdp in [sc.train.mdp] + ([sc.deploy.env.mdp] if sc.deploy else []):
-        solve(mdp)  # untimed: the first solve in a process pays lazy imports (≈ 0.5 s)
-        t = time.perf_counter()
         sol = solve(mdp)
-        assert time.perf_counter() - t < 0.5, "a scenario must solve in well under a second"
         assert sol.error_bound <= 1e-10 and sol.residual <= 1e-9
 
 

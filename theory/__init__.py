@@ -29,7 +29,7 @@ from .bandits import (
     gittins_index,
     gittins_table,
 )
-from .convert import from_gym, from_mdptoolbox
+from .convert import from_gym, from_mdptoolbox, from_quantecon
 from .episodic import IllPosedMDP, check_episodic, terminal_states
 from .evaluation import (
     bellman_q,
@@ -52,7 +52,9 @@ from .history import (
 from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .solution import Solution
 from .solvers import (
+    AVERAGE_METHODS,
     METHODS,
+    AverageSolution,
     ClassSolution,
     LinearClass,
     MDPBatch,
@@ -63,6 +65,7 @@ from .solvers import (
     policy_iteration,
     solution_item,
     solve,
+    solve_average,
     solve_batch,
     solve_cvxpy,
     solve_exact,
@@ -75,7 +78,7 @@ __all__ = [
     "solve", "value_iteration", "policy_iteration", "backward_induction",
     "evaluate", "q_values", "occupancy", "expected_return", "bellman_q",
     "check_episodic", "terminal_states", "to_fraction",
-    "MDPBatch", "solve_batch", "solution_item", "from_gym", "from_mdptoolbox",
+    "MDPBatch", "solve_batch", "solution_item", "from_gym", "from_mdptoolbox", "from_quantecon",
     "solve_exact", "evaluate_exact", "solve_lp", "solve_cvxpy", "occupancy_lp",
     "History", "empirical_mdp", "EmpiricalMDP", "EmpiricalBatch", "history_optimal",
     "OBJECTIVES", "evaluate_many", "expected_returns",
@@ -87,4 +90,5 @@ __all__ = [
     "BayesBandit", "belief_states", "belief_index", "bayes_optimal_bandit",
     "bayes_optimal_dependent", "belief_mdp", "gittins_index", "gittins_table",
     "ClassSolution", "LinearClass", "class_optimal",
+    "AverageSolution", "AVERAGE_METHODS", "solve_average",
 ]

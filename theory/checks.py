@@ -37,7 +37,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "real_array", "is_int", "is_real"]
+__all__ = ["check_int", "check_real", "real_array", "is_int", "is_real", "action_mask",
+           "terminal_values"]
 
 
 def _scalar(x):
@@ -129,3 +130,50 @@ def real_array(x, name: str, *, dtype=np.float64, error: type[Exception] = Value
         return np.array(a, dtype=dtype, copy=True) if copy else np.asarray(a, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise error(f"{name} must be numeric: {e}") from None
+
+
+def action_mask(allowed, R: np.ndarray, *, error: type[Exception] = ValueError) -> np.ndarray:
+    """An MDP's action mask: ``allowed`` (bool (S, A), default all True) and R ≠ −inf, for a
+    float reward array R (S, A). NaN and +inf in R are errors wherever they are; −inf marks
+    its pair as not allowed; a state with no allowed action is an error naming it. Returns
+    a read-only bool array."""
+    S, A = R.shape
+    bad = np.isnan(R) | (R == np.inf)
+    if bad.any():
+        s, a = (int(i) for i in np.argwhere(bad)[0])
+        raise error(f"R[{s}, {a}] = {float(R[s, a])} is not finite (use -inf, or allowed=, "
+                    "for an action a state does not have)")
+    mask = np.ones((S, A), dtype=bool)
+    if allowed is not None:
+        m = np.asarray(allowed)
+        if m.dtype != bool:
+            raise error(f"allowed must be a boolean array; got dtype {m.dtype}")
+        if m.shape != (S, A):
+            raise error(f"allowed must have shape ({S}, {A}) (s, a); got {m.shape}")
+        mask &= m
+    mask &= R != -np.inf
+    empty = ~mask.any(axis=1)
+    if empty.any():
+        s = int(np.argmax(empty))
+        raise error(f"state {s} has no allowed action (allowed[{s}, :] is all False or "
+                    f"R[{s}, :] is all -inf)")
+    mask.setflags(write=False)
+    return mask
+
+
+def terminal_values(terminal, horizon, S: int, *, error: type[Exception] = ValueError):
+    """Terminal values v (S,) as read-only float64: zeros by default for a finite horizon;
+    None for an infinite one, where ``terminal`` is an error; finite entries only."""
+    if horizon is None:
+        if terminal is not None:
+            raise error("terminal values need a finite horizon; this MDP has horizon=None")
+        return None
+    v = np.zeros(S) if terminal is None else real_array(terminal, "terminal", error=error,
+                                                         copy=True)
+    if v.shape != (S,):
+        raise error(f"terminal must have shape ({S},) (one value per state); got {v.shape}")
+    if not np.isfinite(v).all():
+        i = int(np.argmax(~np.isfinite(v)))
+        raise error(f"terminal[{i}] = {float(v[i])} is not finite")
+    v.setflags(write=False)
+    return v

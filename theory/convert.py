@@ -1,14 +1,16 @@
-"""Constructors from the forms researchers already have: pymdptoolbox's ``(P, R)`` and the
+"""Constructors from the forms researchers already have: pymdptoolbox's ``(P, R)``, the
 transition dict ``P[s][a] = [(prob, s_next, reward, done), ...]`` of Gymnasium's toy-text
-environments (FrozenLake, Taxi, CliffWalking).
+environments (FrozenLake, Taxi, CliffWalking), and QuantEcon's ``DiscreteDP`` arguments
+(product form with R = −inf for infeasible actions, or state-action pairs).
 
-Both return a :class:`~mesabase.theory.mdp.TabularMDP` in mesabase's axis convention
+All return a :class:`~mesabase.theory.mdp.TabularMDP` in mesabase's axis convention
 ``P[s, a, s']``, ``R[s, a]``; neither package is imported (pymdptoolbox is a benchmark
-extra, Gymnasium is not a dependency at all).
+extra, Gymnasium and QuantEcon are not dependencies at all).
 
 References:
   S. Cordwell, pymdptoolbox, https://github.com/sawcordwell/pymdptoolbox (``mdp.MDP``).
   Farama Foundation, Gymnasium toy-text environments, https://gymnasium.farama.org.
+  QuantEcon, ``quantecon.markov.DiscreteDP`` (D. Oyama), https://quantecon.org.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import scipy.sparse as sp
 from .checks import is_real, real_array
 from .mdp import ROW_SUM_ATOL, InvalidMDP, TabularMDP
 
-__all__ = ["from_mdptoolbox", "from_gym"]
+__all__ = ["from_mdptoolbox", "from_gym", "from_quantecon"]
 
 
 # ---- pymdptoolbox ---------------------------------------------------------------------
@@ -319,3 +321,109 @@ def from_gym(P, *, gamma, horizon=None, mu0=None, n_states=None, n_actions=None,
             raise InvalidMDP(f"mu0 must have shape ({S},) (one entry per state of P){extra}; "
                              f"got {m.shape}")
     return TabularMDP(P_out, R, gamma=gamma, horizon=horizon, mu0=m)
+
+
+# ---- QuantEcon ------------------------------------------------------------------------
+def _pair_indices(x, name: str, L: int, size: int | None) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.shape != (L,) or (arr.size and arr.dtype.kind not in "iu"):
+        raise InvalidMDP(f"{name} must be {L} integers (one per state-action pair); got "
+                         f"dtype {arr.dtype}, shape {arr.shape}")
+    arr = arr.astype(np.intp)
+    bad = (arr < 0) | (size is not None and arr >= size)
+    if bad.any():
+        i = int(np.argmax(bad))
+        top = "" if size is None else f", {size}"
+        raise InvalidMDP(f"{name}[{i}] = {int(arr[i])} is out of range [0{top})")
+    return arr
+
+
+def from_quantecon(R, Q, beta, s_indices=None, a_indices=None, *, horizon=None,
+                   terminal=None, mu0=None, n_actions=None) -> TabularMDP:
+    """Build a :class:`TabularMDP` from QuantEcon's ``DiscreteDP(R, Q, beta, s_indices,
+    a_indices)`` arguments (QuantEcon's ``v_term`` is ``terminal``, with a ``horizon``).
+
+    Two forms, as in QuantEcon:
+
+    * product form (``s_indices`` None): ``R[s, a]`` (S, A) with R = −inf for an action a
+      state does not have, ``Q[s, a, s']`` (S, A, S). Rows Q[s, a, :] of infeasible pairs
+      are not read (any row will do) and are stored as the unit vector e_s.
+    * state-action pairs: pair l is (``s_indices[l]``, ``a_indices[l]``) with reward
+      ``R[l]`` (L,) and transition row ``Q[l, :]`` (Q of shape (L, S), dense or
+      ``scipy.sparse``: then the MDP is sparse). Pairs not listed are not allowed; each
+      pair may be listed once. A = max(a_indices) + 1 unless ``n_actions`` is given.
+
+    In both, ``mdp.allowed`` is the feasibility mask, the stored R is 0 and P[s, a, :] = e_s
+    at infeasible pairs (placeholders no solver reads: :mod:`mesabase.theory.mdp`).
+
+    Args:
+      R, Q, beta, s_indices, a_indices: QuantEcon's arguments (β = γ).
+      horizon, terminal, mu0: as for :class:`TabularMDP`.
+      n_actions: A for the state-action pair form.
+
+    Raises:
+      InvalidMDP: a malformed shape, a repeated pair, a state with no feasible action, or
+        a row of Q that is not a distribution (named as P[s, a, :]).
+
+    Example (Puterman 1994, §3.1, as in QuantEcon's documentation):
+      >>> mdp = from_quantecon([5.0, 10.0, -1.0], [[0.5, 0.5], [0.0, 1.0], [0.0, 1.0]], 0.95,
+      ...                      s_indices=[0, 0, 1], a_indices=[0, 1, 0])
+      >>> mdp.allowed.tolist()
+      [[True, True], [True, False]]
+    """
+    if (s_indices is None) != (a_indices is None):
+        raise InvalidMDP("pass both s_indices and a_indices (state-action pair form) or "
+                         "neither (product form)")
+    if s_indices is None:
+        Rf = real_array(R, "R", error=InvalidMDP)
+        P = np.array(Q, dtype=object if np.asarray(Q).dtype == object else np.float64)
+        if Rf.ndim != 2 or P.ndim != 3 or P.shape[:2] != Rf.shape or P.shape[2] != P.shape[0]:
+            raise InvalidMDP(f"product form needs R (S, A) and Q (S, A, S); got R {Rf.shape} "
+                             f"and Q {P.shape}")
+        S = P.shape[0]
+        off = Rf == -np.inf
+        P[off] = np.eye(S, dtype=P.dtype)[np.nonzero(off)[0]]
+        return TabularMDP(P, R, gamma=beta, horizon=horizon, terminal=terminal, mu0=mu0)
+    Rl = real_array(R, "R", error=InvalidMDP)
+    if Rl.ndim != 1:
+        raise InvalidMDP(f"state-action pair form needs R of shape (L,); got {Rl.shape}")
+    L = Rl.shape[0]
+    if sp.issparse(Q):
+        Qm = sp.csr_array(Q, dtype=np.float64)
+    else:
+        Qm = np.asarray(Q)
+    if Qm.ndim != 2 or Qm.shape[0] != L or Qm.shape[1] == 0:
+        raise InvalidMDP(f"state-action pair form needs Q of shape (L, S) with L = {L}; got "
+                         f"{Qm.shape}")
+    S = Qm.shape[1]
+    s = _pair_indices(s_indices, "s_indices", L, S)
+    a = _pair_indices(a_indices, "a_indices", L, n_actions)
+    A = _count(n_actions, "n_actions", int(a.max()) + 1 if L else 1)
+    allowed = np.zeros((S, A), dtype=bool)
+    row = s * A + a
+    seen = np.zeros(S * A, dtype=np.intp)
+    np.add.at(seen, row, 1)
+    if (seen > 1).any():
+        k = int(np.argmax(seen > 1))
+        raise InvalidMDP(f"the pair (s, a) = ({k // A}, {k % A}) is listed more than once")
+    allowed.reshape(-1)[row] = True
+    empty = ~allowed.any(axis=1)
+    if empty.any():
+        raise InvalidMDP(f"state {int(np.argmax(empty))} has no feasible action (no pair "
+                         "lists it)")
+    R_full = np.zeros(S * A, dtype=Rl.dtype if np.asarray(R).dtype != object else object)
+    R_full[row] = np.asarray(R)
+    free = np.flatnonzero(~allowed.reshape(-1))  # placeholder rows e_s
+    if sp.issparse(Qm):
+        Qc = Qm.tocoo()
+        r_all = np.concatenate([row[Qc.row], free])
+        c_all = np.concatenate([Qc.col, free // A])
+        v_all = np.concatenate([Qc.data, np.ones(free.size)])
+        P = sp.csr_array((v_all, (r_all, c_all)), shape=(S * A, S))
+    else:
+        P = np.zeros((S * A, S), dtype=object if Qm.dtype == object else np.float64)
+        P[row] = Qm
+        P[free, free // A] = 1
+        P = P.reshape(S, A, S)
+    return TabularMDP(P, R_full.reshape(S, A), gamma=beta, horizon=horizon,
+                      terminal=terminal, mu0=mu0, allowed=allowed)

@@ -41,13 +41,13 @@ def is_episodic(mdp: TabularMDP) -> bool:
 
 
 def terminal_states(mdp: TabularMDP) -> np.ndarray:
-    """Boolean (S,): absorbing states with zero reward under every action."""
+    """Boolean (S,): absorbing states with zero reward under every (allowed) action."""
     S, A = mdp.n_states, mdp.n_actions
     Pm = mdp.P_matrix
     rows = np.arange(S * A)
     self_p = np.asarray(Pm[rows, np.repeat(np.arange(S), A)]).reshape(S, A)
-    absorbing = np.all(self_p >= 1.0 - 1e-12, axis=1)
-    zero = np.all(mdp.R == 0.0, axis=1)
+    absorbing = np.all((self_p >= 1.0 - 1e-12) | ~mdp.allowed, axis=1)
+    zero = np.all(mdp.R == 0.0, axis=1)  # R is 0 at disallowed pairs
     bad = absorbing & ~zero
     if is_episodic(mdp) and bad.any():
         s = int(np.argmax(bad))
@@ -91,7 +91,8 @@ def _distance_to(G: sp.csr_array, targets: np.ndarray) -> np.ndarray:
 def check_episodic(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
     """Check that an undiscounted MDP is well posed; return ``(terminal, proper_actions)``.
 
-    ``terminal`` is the bool (S,) mask of terminal states; ``proper_actions`` (S,) int is a
+    Only allowed actions (``mdp.allowed``) count. ``terminal`` is the bool (S,) mask of
+    terminal states; ``proper_actions`` (S,) int is a
     proper deterministic policy: from every state it reaches a terminal state with
     probability 1 (it moves, with positive probability, one step closer to one without
     ever leaving the set of states that can still terminate surely).
@@ -110,7 +111,7 @@ def check_episodic(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
     # Almost-sure reachability: shrink U until every state of U reaches T inside U.
     U = np.ones(S, dtype=bool)
     while True:
-        allowed = ~_leaves(mdp, U) & U[:, None]
+        allowed = ~_leaves(mdp, U) & U[:, None] & mdp.allowed
         dist = _distance_to(_pattern(mdp, allowed), terminal)
         reach = np.isfinite(dist)
         if (reach == U).all():
@@ -136,7 +137,7 @@ def check_episodic(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
     # Traps: the largest set C of non-terminal states some policy can stay in forever.
     C = ~terminal
     while True:
-        stay = ~_leaves(mdp, C) & C[:, None]
+        stay = ~_leaves(mdp, C) & C[:, None] & mdp.allowed
         C_new = stay.any(axis=1)
         if (C_new == C).all():
             break

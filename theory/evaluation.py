@@ -7,7 +7,11 @@ For a stationary policy π[s, a] on an infinite-horizon MDP,
 solved as the linear system (I − γ P_π) V^π = r_π (dense LU, or a sparse solver). With
 γ = 1 (episodic) the system is restricted to non-terminal states, whose values are 0
 (see :mod:`mesabase.theory.episodic`). For a finite horizon H, backward recursion:
-V_H = 0, V_t = r_{π_t} + γ P_{π_t} V_{t+1}, with ``policy`` (S, A) or per-step (H, S, A).
+V_H = v (``mdp.terminal``, 0 by default), V_t = r_{π_t} + γ P_{π_t} V_{t+1}, with
+``policy`` (S, A) or per-step (H, S, A).
+
+Action masks: a policy must put probability 0 on every pair with ``mdp.allowed[s, a]``
+False (an :class:`InvalidMDP` names the first such (s, a)); Q^π is −inf there.
 
 Reference: M. L. Puterman, *Markov Decision Processes*, Wiley 1994, §6.1 and §4.2.
 """
@@ -24,7 +28,7 @@ from .mdp import InvalidMDP, TabularMDP
 
 __all__ = [
     "evaluate", "q_values", "occupancy", "expected_return", "check_policy",
-    "policy_matrix", "bellman_q", "evaluate_many", "expected_returns",
+    "policy_matrix", "bellman_q", "evaluate_many", "expected_returns", "check_support",
 ]
 
 #: Sparse systems up to this size are solved directly; larger ones by BiCGSTAB.
@@ -49,14 +53,29 @@ def _check_rows(pi: np.ndarray, name: str) -> np.ndarray:
 def check_policy(mdp: TabularMDP, policy) -> np.ndarray:
     """Validate ``pi[s, a]`` (or ``pi[t, s, a]`` for a finite horizon) and return it as float.
 
-    Rows must be distributions (finite, >= 0, summing to 1); complex input is refused."""
+    Rows must be distributions (finite, >= 0, summing to 1) with no mass on a disallowed
+    action; complex input is refused."""
     pi = real_array(policy, "policy", error=InvalidMDP)
     S, A = mdp.n_states, mdp.n_actions
     ok = pi.shape == (S, A) or (mdp.horizon is not None and pi.shape == (mdp.horizon, S, A))
     if not ok:
         extra = f" or ({mdp.horizon}, {S}, {A})" if mdp.horizon is not None else ""
         raise InvalidMDP(f"policy must have shape ({S}, {A}){extra}; got {pi.shape}")
-    return _check_rows(pi, "policy")
+    return check_support(mdp, _check_rows(pi, "policy"), "policy")
+
+
+def check_support(mdp: TabularMDP, pi: np.ndarray, name: str) -> np.ndarray:
+    """Raise naming the first (s, a) where ``pi[..., s, a] > 0`` but the action is not
+    allowed; return ``pi``."""
+    if mdp.is_masked:
+        bad = (pi > 0) & ~mdp.allowed
+        if bad.any():
+            i = tuple(int(j) for j in np.argwhere(bad)[0])
+            s, a = i[-2:]
+            raise InvalidMDP(f"{name}[{', '.join(map(str, i))}] = {float(pi[i])} > 0 but "
+                             f"action {a} is not allowed in state {s} (allowed[{s}, {a}] "
+                             "is False)")
+    return pi
 
 
 def reward_array(mdp: TabularMDP, reward) -> np.ndarray:
@@ -65,6 +84,8 @@ def reward_array(mdp: TabularMDP, reward) -> np.ndarray:
     r = real_array(reward, "reward", error=InvalidMDP)
     if r.shape != mdp.R.shape:
         raise InvalidMDP(f"reward must have shape {mdp.R.shape} (s, a); got {r.shape}")
+    if mdp.is_masked:  # entries at disallowed pairs are never read (−inf is fine there)
+        r = np.where(mdp.allowed, r, 0.0)
     if not np.isfinite(r).all():
         raise InvalidMDP("reward has non-finite entries")
     return r
@@ -123,7 +144,8 @@ def evaluate(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
       reward: evaluate under this ``R[s, a]`` instead of ``mdp.R`` (e.g. the intended reward).
 
     Returns:
-      V^π of shape (S,), or (H+1, S) with ``V[H] = 0`` for a finite horizon.
+      V^π of shape (S,), or (H+1, S) with ``V[H] = mdp.terminal`` (0 by default) for a
+      finite horizon.
 
     Example:
       >>> import numpy as np
@@ -139,6 +161,7 @@ def evaluate(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
         return stationary_values(mdp, pi, r)
     H, S = mdp.horizon, mdp.n_states
     V = np.zeros((H + 1, S))
+    V[H] = mdp.terminal
     for t in range(H - 1, -1, -1):
         pt = pi if pi.ndim == 2 else pi[t]
         V[t] = (pt * bellman_q(mdp, V[t + 1], r)).sum(axis=1)
@@ -146,12 +169,17 @@ def evaluate(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
 
 
 def q_values(mdp: TabularMDP, policy, reward=None) -> np.ndarray:
-    """Q^π[s, a] = R[s, a] + γ Σ_s' P[s, a, s'] V^π(s'); (H, S, A) for a finite horizon."""
+    """Q^π[s, a] = R[s, a] + γ Σ_s' P[s, a, s'] V^π(s'); (H, S, A) for a finite horizon.
+    −inf at pairs the mask does not allow."""
     r = reward_array(mdp, reward)
     V = evaluate(mdp, policy, r)
     if mdp.horizon is None:
-        return bellman_q(mdp, V, r)
-    return np.stack([bellman_q(mdp, V[t + 1], r) for t in range(mdp.horizon)])
+        Q = bellman_q(mdp, V, r)
+    else:
+        Q = np.stack([bellman_q(mdp, V[t + 1], r) for t in range(mdp.horizon)])
+    if mdp.is_masked:
+        Q[..., ~mdp.allowed] = -np.inf
+    return Q
 
 
 def occupancy(mdp: TabularMDP, policy) -> np.ndarray:
@@ -207,11 +235,12 @@ def evaluate_many(mdp: TabularMDP, policies, reward=None) -> np.ndarray:
     S, A = mdp.n_states, mdp.n_actions
     if pi.ndim != 3 or pi.shape[1:] != (S, A):
         raise InvalidMDP(f"policies must have shape (M, {S}, {A}); got {pi.shape}")
-    _check_rows(pi, "policies")
+    check_support(mdp, _check_rows(pi, "policies"), "policies")
     r = reward_array(mdp, reward)
     if mdp.horizon is not None:
         H = mdp.horizon
         V = np.zeros((pi.shape[0], H + 1, S))
+        V[:, H] = mdp.terminal
         for t in range(H - 1, -1, -1):
             PV = np.asarray(mdp.P_matrix @ V[:, t + 1].T).T.reshape(-1, S, A)
             V[:, t] = (pi * (r + mdp.gamma * PV)).sum(-1)

@@ -18,7 +18,14 @@ at t = 0, …, H−1, and any γ ∈ [0, 1].
 Exactness. Arrays of ``fractions.Fraction`` (dtype object; ints and sympy
 Rationals are accepted too) are kept exactly alongside their float64 image, for
 ``solve(mdp, method="exact")``. A float given where an exact number is needed
-is read as its shortest round-trip decimal (``0.9`` → 9/10).
+is read by :func:`mesabase.theory.rationals.float_to_fraction`: the closest rational
+with denominator ≤ 10⁶ within 10⁻¹⁴·|x| (``0.9`` → 9/10, ``1/3`` → 1/3), else its exact
+binary value; ``Solution.exact_input`` reports the largest change.
+
+Action masks: ``allowed[s, a]`` (default all True) or R[s, a] = −inf (QuantEcon's
+infeasible actions); V*(s) = max_{a allowed} Q*(s, a), policies put 0 on disallowed pairs,
+whose stored R (0) and P row (as given, still a distribution) no solver reads. Terminal
+values: with ``horizon=H``, ``terminal=v`` adds γᴴ v(s_H) to the return, V_H = v (default 0).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from numbers import Integral, Rational, Real
 import numpy as np
 import scipy.sparse as sp
 
-from .checks import real_array
+from .checks import action_mask, real_array, terminal_values
+from .rationals import FLOAT_RULE, exact_row_sums, float_to_fraction, fractions_of_floats
 
 __all__ = ["InvalidMDP", "TabularMDP", "ROW_SUM_ATOL", "to_fraction"]
 
@@ -44,8 +52,10 @@ class InvalidMDP(ValueError):
 def to_fraction(x) -> Fraction:
     """Convert an int, Fraction, sympy Rational or float to an exact :class:`Fraction`.
 
-    Floats are read as their shortest round-trip decimal, ``Fraction(repr(x))``,
-    so ``to_fraction(0.9) == Fraction(9, 10)``.
+    Exact numbers are kept as given; a float is read by the rule of
+    :func:`~mesabase.theory.rationals.float_to_fraction` (the closest rational with
+    denominator ≤ 10⁶ within a relative 10⁻¹⁴, else its exact binary value), so
+    ``to_fraction(0.9) == Fraction(9, 10)`` and ``to_fraction(1 / 3) == Fraction(1, 3)``.
     """
     if isinstance(x, Fraction):
         return x
@@ -56,14 +66,18 @@ def to_fraction(x) -> Fraction:
     xf = float(x)
     if not np.isfinite(xf):
         raise InvalidMDP(f"{x!r} is not a finite number")
-    return Fraction(repr(xf))
+    return float_to_fraction(xf)[0]
 
 
 def _as_exact(a: np.ndarray) -> np.ndarray:
+    """``a`` as an object array of Fractions, entrywise :func:`to_fraction` (a float array
+    once per distinct value)."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        return fractions_of_floats(a, InvalidMDP)[0]
     out = np.empty(a.shape, dtype=object)
-    flat_in, flat_out = a.reshape(-1), out.reshape(-1)
-    for i, x in enumerate(flat_in):
-        flat_out[i] = to_fraction(x)
+    if a.size:
+        out[...] = np.frompyfunc(to_fraction, 1, 1)(a)
     return out
 
 
@@ -112,12 +126,30 @@ def check_distribution(name: str, a: np.ndarray, leading: str) -> None:
         )
 
 
-def _check_exact_rows(name: str, a: np.ndarray) -> None:
-    sums = np.asarray(a.sum(axis=-1), dtype=object)
-    for i in np.ndindex(sums.shape):
-        if sums[i] != 1:
-            where = f"{name}[{', '.join(map(str, i))}, :]" if i else name
-            raise InvalidMDP(f"{where} sums to {sums[i]} exactly, not 1 (exact input)")
+def _check_exact_rows(name: str, a: np.ndarray, floats: np.ndarray | None = None) -> None:
+    """Raise unless every row ``a[..., :]`` of Fractions sums to exactly 1 (never
+    renormalised). ``floats``: the float array ``a`` was read from (its zeros are ``a``'s,
+    the rule being relative); the message then names the rule, the row's deviation from
+    1 and its first entry that kept its binary value."""
+    rows = a.reshape(-1, a.shape[-1])
+    sums = exact_row_sums(rows, None if floats is None else floats.reshape(rows.shape))
+    bad = np.flatnonzero(sums != 1)
+    if not bad.size:
+        return
+    i = tuple(int(k) for k in np.unravel_index(bad[0], a.shape[:-1]))
+    where = f"{name}[{', '.join(map(str, i))}, :]" if i else name
+    total = sums[bad[0]]
+    if floats is None:
+        raise InvalidMDP(f"{where} sums to {total} exactly, not 1 (exact input)")
+    binary = [j for j in np.flatnonzero(floats[i]).tolist()
+              if not float_to_fraction(floats[i][j])[1]]
+    kept = (f"; {_idx(name, i + (binary[0],))} = {float(floats[i][binary[0]])!r} kept its "
+            "binary value" if binary else "")
+    raise InvalidMDP(
+        f"{where} sums to {total} exactly (1 {'+-'[total < 1]} {float(abs(total - 1)):.2g}), "
+        f"not 1, read from floats as {FLOAT_RULE}{kept}: exact solving needs rows that sum "
+        "to 1 (rows are not renormalised; pass Fractions)"
+    )
 
 
 def check_gamma_horizon(gamma, horizon):
@@ -147,6 +179,8 @@ class TabularMDP:
       gamma: discount γ ∈ [0, 1] (γ = 1 only for episodic or finite-horizon problems).
       horizon: ``None`` (infinite horizon) or H ≥ 1 decisions.
       mu0: initial distribution, shape (S,); uniform by default.
+      allowed: bool (S, A) action mask (default all True; R = −inf also disallows).
+      terminal: finite v (S,), with a horizon only: V_H = v (default 0; kept exactly).
 
     Raises:
       InvalidMDP: naming the offending axis, index and value.
@@ -162,9 +196,10 @@ class TabularMDP:
     __slots__ = (
         "_P", "_Pm", "_R", "_gamma", "_horizon", "_mu0",
         "_P_exact", "_R_exact", "_gamma_exact", "_mu0_exact",
+        "_allowed", "_masked", "_terminal", "_terminal_exact",
     )
 
-    def __init__(self, P, R, *, gamma, horizon=None, mu0=None):
+    def __init__(self, P, R, *, gamma, horizon=None, mu0=None, allowed=None, terminal=None):
         gamma_f, horizon = check_gamma_horizon(gamma, horizon)
         exact = False
         if sp.issparse(P):
@@ -242,15 +277,23 @@ class TabularMDP:
             raise InvalidMDP(f"R axis 0 (state s) has length {Rf.shape[0]} but P has {S} states")
         if Rf.shape[1] != A:
             raise InvalidMDP(f"R axis 1 (action a) has length {Rf.shape[1]} but P has {A} actions")
-        check_finite("R", Rf)
-        Rf = np.array(Rf, dtype=np.float64)
+        mask = action_mask(allowed, Rf, error=InvalidMDP)
+        self._allowed, self._masked = mask, not mask.all()
+        Rf = np.where(mask, Rf, 0.0)  # the placeholder 0 at disallowed pairs
         Rf.setflags(write=False)
         self._R = Rf
         self._R_exact = None
         if exact or R_in.dtype == object:
+            R_in = np.array(R_in, dtype=object)
+            R_in[~mask] = 0
             Re = _as_exact(R_in)
             Re.setflags(write=False)
             self._R_exact = Re
+        self._terminal = terminal_values(terminal, horizon, S, error=InvalidMDP)
+        self._terminal_exact = None  # exact input kept exactly, as R
+        if terminal is not None and (exact or np.asarray(terminal).dtype == object):
+            self._terminal_exact = _as_exact(np.asarray(terminal))
+            self._terminal_exact.setflags(write=False)
 
         if mu0 is None:
             m_in = None
@@ -325,38 +368,90 @@ class TabularMDP:
     def mu0(self) -> np.ndarray:
         return self._mu0
 
+    allowed = property(lambda self: self._allowed, doc="Bool (S, A), read-only: True where "
+                       "state s has action a (module docstring, action masks).")
+    is_masked = property(lambda self: self._masked, doc="True when some action is disallowed.")
+    terminal = property(lambda self: self._terminal, doc="Terminal values v (S,), read-only: "
+                        "V_H = v (zeros by default); None for an infinite horizon.")
+
+    def exact_terminal(self) -> np.ndarray | None:
+        """``terminal`` as Fractions (exact input as given, floats as in ``exact_arrays``)."""
+        t, te = self._terminal, self._terminal_exact
+        return te if te is not None or t is None else _as_exact(t)
+
     @property
     def is_exact(self) -> bool:
         """True when P was given as exact rationals (dtype object)."""
         return self._P_exact is not None
 
-    def exact_arrays(self):
-        """``(P, R, gamma, mu0)`` as Fractions: exact input as given, floats as decimals.
+    def exact_arrays(self, *, report: bool = False):
+        """``(P, R, gamma, mu0)`` as Fractions: exact input as given (Fractions, ints and
+        sympy Rationals), floats by :func:`~mesabase.theory.rationals.float_to_fraction`
+        (the closest rational with denominator ≤ 10⁶ within a relative 10⁻¹⁴, else the
+        exact binary value; floats inside an exact array are read by the same rule at
+        construction, and are not counted in the report).
+
+        Rows of P read from floats must then sum to exactly 1: a row of 1/3s does
+        (1/3 + 1/3 + 1/3), a row that misses by a rounding error is refused, naming the
+        row, its exact sum and the rule, and is never renormalised.
+
+        Args:
+          report: also return a fifth item, how the numbers were obtained: ``"exact"``
+            when no float was converted here, else ``"from floats (largest change c)"``
+            with c = max |q − x| over every converted float of P, R, γ and μ0 (and how
+            many kept their binary values, if any). ``solve_exact`` puts it on
+            ``Solution.exact_input``.
 
         Raises:
-          InvalidMDP: for a sparse MDP (the exact method is for small dense problems).
+          InvalidMDP: for a sparse MDP (the exact method is for small dense problems), or
+            a row of P that does not sum to exactly 1 after conversion.
         """
         if self.is_sparse:
             raise InvalidMDP("exact arithmetic needs a dense P; pass P as an (S, A, S) array")
-        P = self._P_exact if self._P_exact is not None else _as_exact(self._P)
+        changes = []
+
+        def read(exact, floats):
+            if exact is not None:
+                return exact
+            out, change, kept = fractions_of_floats(floats, InvalidMDP)
+            changes.append((change, kept))
+            return out
+
+        P = read(self._P_exact, self._P)
         if self._P_exact is None:
-            _check_exact_rows("P (read as decimals)", P)
-        R = self._R_exact if self._R_exact is not None else _as_exact(self._R)
-        mu0 = self._mu0_exact if self._mu0_exact is not None else _as_exact(self._mu0)
-        gamma = self._gamma_exact if self._gamma_exact is not None else to_fraction(self._gamma)
-        return P, R, gamma, mu0
+            _check_exact_rows("P", P, floats=self._P)
+        R = read(self._R_exact, self._R)
+        mu0 = read(self._mu0_exact, self._mu0)
+        gamma = read(self._gamma_exact, np.array([self._gamma]))
+        gamma = gamma if self._gamma_exact is not None else gamma[0]
+        if not report:
+            return P, R, gamma, mu0
+        note = "exact"
+        if changes:
+            kept = sum(k for _, k in changes)
+            note = (f"from floats (largest change {float(max(c for c, _ in changes)):.2g}"
+                    + (f"; {kept} kept their binary values" if kept else "") + ")")
+        return P, R, gamma, mu0, note
 
     # ---- derived MDPs ----------------------------------------------------------
     def with_reward(self, R) -> TabularMDP:
-        """The same dynamics, γ, H and μ0 with another reward array ``R[s, a]``."""
+        """The same dynamics, γ, H, μ0, action mask and terminal values with another reward
+        array ``R[s, a]`` (its entries at disallowed pairs are ignored; −inf elsewhere
+        disallows more)."""
         P = self._Pm if self.is_sparse else (self._P_exact if self.is_exact else self._P)
         gamma = self._gamma_exact if self.is_exact else self._gamma
         mu0 = self._mu0_exact if self.is_exact else self._mu0
-        return TabularMDP(P, R, gamma=gamma, horizon=self._horizon, mu0=mu0)
+        term = self._terminal_exact if self._terminal_exact is not None else self._terminal
+        if self._masked and np.shape(R) == self._allowed.shape:  # −inf or anything there
+            R = np.where(self._allowed, np.asarray(R), 0)
+        return TabularMDP(P, R, gamma=gamma, horizon=self._horizon, mu0=mu0,
+                          allowed=self._allowed, terminal=term)
 
     def __repr__(self) -> str:
         kind = "sparse" if self.is_sparse else ("exact" if self.is_exact else "dense")
         h = "" if self._horizon is None else f", horizon={self._horizon}"
+        if self._masked:
+            kind += f", {int((~self._allowed).sum())} disallowed"
         return (
             f"TabularMDP(S={self.n_states}, A={self.n_actions}, gamma={self._gamma:g}{h}, {kind})"
         )

@@ -26,6 +26,9 @@ class Solution:
     ``actions``   int (S,)                int (H, S)
     ============  ======================  =============================================
 
+    For an MDP with an action mask, ``Q`` is −inf at disallowed pairs, which are never in
+    ``optimal``, ``policy`` or ``actions``.
+
     ``optimal[s, a]`` is True for every action within ``tol`` of ``max_a Q[s, a]``
     (``optimal == optimal_set(Q, tol)[0]``): argmax is a set, and ties matter for
     attribution. ``policy`` is uniform over that set; ``actions`` is one deterministic
@@ -63,6 +66,13 @@ class Solution:
     ``bounded`` is False when the objective's supremum is +∞ (the ``"log"`` history
     objective with a negative reward sum; an (N,) bool array when batched): ``policy`` is
     then the limit policy of a maximising sequence, not a maximiser.
+
+    ``exact_input`` (method ``"exact"`` only; ``None`` otherwise) says where the rationals
+    came from: ``"exact"`` when the MDP was given exactly, else ``"from floats (largest
+    change c)"``, c = max |q − x| over the floats x read as rationals q by
+    :func:`~mesabase.theory.rationals.float_to_fraction` (with "; n kept their binary
+    values" when some had no simple rational nearby). The solution is exact for the
+    rational MDP so obtained.
     """
 
     V: np.ndarray
@@ -77,6 +87,7 @@ class Solution:
     tol: float
     gap: float | None = None
     bounded: bool | np.ndarray = True
+    exact_input: str | None = None
 
     @property
     def greedy(self) -> np.ndarray:

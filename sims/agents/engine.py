@@ -5,8 +5,10 @@ numba is an optional accelerator (``pip install mesabase[fast]``); the numpy pat
 it (tests/test_fast.py). One compiled loop runs a seed's whole simulation — act, sample
 the environment, record, update — per step
 
-    π(·|s_t) = softmax θ[s_t]                          (max-shifted, as the numpy path)
-    a_t = #{k < A−1 : u⁰_t ≥ Σ_{j≤k} π(j|s_t)}         (inverse CDF)
+    π(·|s_t) = softmax θ[s_t]                          (max-shifted, as the numpy path;
+                                                        over the allowed actions only)
+    a_t = #{k < K_s : u⁰_t ≥ Σ_{j≤k} π(j|s_t)}         (inverse CDF; K_s = A−1, or the
+                                                        last allowed action of s_t)
     s_{t+1} = #{k < S−1 : u¹_t ≥ Σ_{j≤k} P[s_t, a_t, j]},   r_t from u²_t (the Env's noise)
     θ[s_t] ← θ[s_t] + α (r_t − b) (e_{a_t} − π(·|s_t))
     b ← b + (r_t − b) / (t + 1)                        (baseline="mean" only)
@@ -30,9 +32,10 @@ written row is inspected entry by entry only once M exceeds 1e300 (or is ∞/NaN
 an ordinary run, where a per-entry test measurably slowed the loop.
 
 Supported: :class:`~mesabase.sims.agents.reinforce.Reinforce` with ``update="step"``, a tabular
-policy, a constant step size, ``natural=False``, any baseline (None, a constant, "mean"),
-any ``init_logits``; an :class:`~mesabase.sims.envs.Env` (not a subclass) with any noise;
-no shadow. Anything else raises a ValueError that says which setting.
+policy (over the environment's allowed actions), a constant step size, ``natural=False``,
+any baseline (None, a constant, "mean"), any ``init_logits``; an
+:class:`~mesabase.sims.envs.Env` (not a subclass) with any noise; no shadow. Anything else
+raises a ValueError that says which setting.
 
 Threads: the seeds are split into contiguous ranges, one per thread
 (``numba.get_num_threads()``, i.e. ``NUMBA_NUM_THREADS``); each thread draws its seeds'
@@ -91,6 +94,9 @@ def unsupported(env, learner, shadow) -> str | None:
         return "only the tabular policy is fused; got a linear-softmax policy"
     if learner.natural:
         return "natural=True is not fused"
+    own = learner.allowed
+    if own is not None and not np.array_equal(own, env.allowed):
+        return "the learner's action mask differs from the environment's (bind it to env)"
     if not isinstance(learner._sched, Constant):
         return f"only the constant step size is fused; got schedule={learner.schedule!r}"
     return None
@@ -102,7 +108,7 @@ def _build_kernel():
     @numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
     def step_block(i0, i1, t0, nb, U, Z, theta, pc, valid, s, k, b, bc, cdf, mu0c,
                    absorbing, R, noise, sigma, H, lr, mean_baseline, rec_at, theta_rec,
-                   hs, ha, hr, hs2, hp, hd, mag, err_t, err_s):
+                   hs, ha, hr, hs2, hp, hd, mag, err_t, err_s, allowed, last):
         N, S, A = theta.shape
         for i in range(i0, i1):
             if err_t[i] >= 0:             # diverged earlier: this seed is stopped
@@ -112,13 +118,13 @@ def _build_kernel():
                 t = t0 + j
                 p = pc[i, si]
                 if not valid[i, si]:      # π(·|s) memoised until θ[s] changes
-                    m = theta[i, si, 0]
-                    for x in range(1, A):
-                        if theta[i, si, x] > m:
+                    m = -np.inf           # softmax over the allowed actions only
+                    for x in range(A):
+                        if allowed[si, x] and theta[i, si, x] > m:
                             m = theta[i, si, x]
                     tot = 0.0
                     for x in range(A):
-                        e = np.exp(theta[i, si, x] - m)
+                        e = np.exp(theta[i, si, x] - m) if allowed[si, x] else 0.0
                         p[x] = e
                         tot += e
                     for x in range(A):
@@ -127,7 +133,7 @@ def _build_kernel():
                 u0 = U[i - i0, j, 0]
                 c = 0.0
                 a = 0
-                for x in range(A - 1):
+                for x in range(last[si]):  # A − 1 unless trailing actions are disallowed
                     c += p[x]
                     a += u0 >= c
                 u1 = U[i - i0, j, 1]
@@ -226,7 +232,8 @@ def reinforce_run(env: Env, learner: Reinforce, steps: int, gens, s0: np.ndarray
             _NOISE[env.noise], float(env.sigma), int(mdp.horizon or 0), float(learner.lr),
             learner.baseline == "mean", rec_at, theta_rec,
             *(buffers[f] for f in ("states", "actions", "rewards", "next_states", "probs",
-                                   "dones")), mag, err_t, err_s)
+                                   "dones")), mag, err_t, err_s,
+            np.ascontiguousarray(env.allowed), np.ascontiguousarray(env.last_allowed, np.int64))
     kernel = _kernel()
     gaussian = env.noise == "gaussian"
 

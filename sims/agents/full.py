@@ -12,6 +12,11 @@ actions of the current state (the full optimiser has no reason to prefer one);
 stochastic policy and is used as it is (ties only arise in states with no data, where
 it is uniform). ε-exploration: π = (1 − ε) π*_t + ε · uniform.
 
+Action masks: bound to an environment whose MDP disallows some actions, the CE model
+carries the mask (:class:`~mesabase.theory.MDPBatch` ``allowed``), so π*_t and its argmax
+set never contain a disallowed action, and ε-exploration is uniform over the allowed
+actions. Only ``"ce"`` takes a mask (``"is"`` and ``"log"`` raise a ValueError).
+
 Horizons: in an environment with horizon H the ``"ce"`` model has horizon H and π*_t is
 the optimal *per-step* policy; the optimiser tracks each seed's step within its episode
 and acts by the decision rule for that step. Otherwise the model is discounted with the
@@ -69,6 +74,8 @@ class FullOptimizer:
         (``simulate`` binds them with :meth:`bind`).
       prior, reward_prior, unvisited: the CE model (:func:`mesabase.theory.empirical_mdp`).
       tol: optimal-action tolerance.
+      allowed: the action mask (S, A) as nested tuples of bools, or None (every action);
+        :meth:`bind` takes the environment's.
     """
 
     objective: str = "ce"
@@ -80,8 +87,19 @@ class FullOptimizer:
     reward_prior: float = 0.0
     unvisited: str = "self-loop"
     tol: float = 1e-10
+    allowed: tuple | None = None
 
     def __post_init__(self):
+        if self.allowed is not None:
+            m = np.asarray(self.allowed)
+            if m.dtype != bool or m.ndim != 2 or not m.any(axis=1).all():
+                raise ValueError("allowed must be a bool (S, A) mask with an allowed action "
+                                 "in every state")
+            object.__setattr__(self, "allowed", None if m.all() else tuple(
+                tuple(bool(x) for x in row) for row in m))
+        if self.allowed is not None and self.objective != "ce":
+            raise ValueError(f"objective {self.objective!r} does not support action masks "
+                             'yet; use "ce"')
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}; got {self.objective!r}")
         check_real(self.epsilon, "epsilon", lo=0.0, hi=1.0)
@@ -98,7 +116,14 @@ class FullOptimizer:
         """This optimiser with γ and the horizon taken from ``env`` where unset."""
         gamma = env.mdp.gamma if self.gamma is None else self.gamma
         horizon = env.mdp.horizon if self.horizon is None and self.gamma is None else self.horizon
-        return replace(self, gamma=gamma, horizon=horizon)
+        allowed = self.allowed
+        if env.mdp.is_masked:
+            allowed = env.mdp.allowed if allowed is None else env.mdp.allowed & self._mask()
+        return replace(self, gamma=gamma, horizon=horizon, allowed=allowed)
+
+    def _mask(self):
+        """The mask as a bool array, or None."""
+        return None if self.allowed is None else np.array(self.allowed, dtype=bool)
 
     def _per_step(self) -> bool:
         return self.objective == "ce" and self.horizon is not None
@@ -110,6 +135,8 @@ class FullOptimizer:
         N, S, A = n_seeds, n_states, n_actions
         shape = (N, self.horizon, S) if self._per_step() else (N, S)
         optimal = np.ones(shape + (A,), dtype=bool)  # no data: every action is optimal
+        if self.allowed is not None:
+            optimal &= self._mask()  # … that is allowed
         hist = History(N, 256) if self.objective == "is" else None
         engine = None
         if self._incremental():
@@ -125,7 +152,7 @@ class FullOptimizer:
         (:class:`~mesabase.theory.history.incremental.IncrementalCE`: a rank-one update of
         (I − γ P̂_π)⁻¹ and warm-started policy iteration, tested equal to a fresh solve)."""
         return (self.objective == "ce" and self.horizon is None and self.gamma < 1.0
-                and np.ndim(self.prior) == 0)
+                and np.ndim(self.prior) == 0 and self.allowed is None)
 
     def policy(self, state: FullState) -> np.ndarray:
         """(N, S, A): (1 − ε) π*_t + ε uniform, at each seed's step in its episode."""
@@ -134,6 +161,9 @@ class FullOptimizer:
             H = target.shape[1]
             target = target[np.arange(target.shape[0]), np.minimum(state.k, H - 1)]
         A = target.shape[-1]
+        if self.allowed is not None:
+            m = self._mask()
+            return (1.0 - self.epsilon) * target + self.epsilon * m / m.sum(-1, keepdims=True)
         return (1.0 - self.epsilon) * target + self.epsilon / A
 
     def update(self, state: FullState, step) -> FullState:
@@ -178,7 +208,7 @@ class FullOptimizer:
             return sol.actions, sol.optimal
         P, R, _ = model_arrays(counts, rsum, prior=self.prior, reward_prior=self.reward_prior,
                                unvisited=self.unvisited)
-        batch = MDPBatch(P, R, gamma=self.gamma, horizon=self.horizon)
+        batch = MDPBatch(P, R, gamma=self.gamma, horizon=self.horizon, allowed=self._mask())
         if self.horizon is not None:
             sol = solve_batch(batch, "backward", self.tol)
         else:

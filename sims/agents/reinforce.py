@@ -54,6 +54,13 @@ class, θ ← θ + α A^π(s, ·) up to a per-state constant (Kakade 2002; Agarw
 A = r − πᵀr for a bandit). States are updated as they are visited, i.e. at rate d(s);
 the exact Kakade step would also divide by d(s_t), which the learner does not know.
 
+Action masks. Bound to an environment whose MDP disallows some actions
+(:meth:`Reinforce.bind`, as :func:`~mesabase.sims.simulation.simulate` does), or given
+``allowed`` (S, A), the policy is the softmax over the allowed actions only, ℓ = −inf
+elsewhere: π_θ(a|s) = 0 there and the score e_a − π_θ(·|s) (φ(s, a) − Σ_b π_θ(b|s) φ(s, b))
+is taken over the allowed actions, so θ at a disallowed pair never moves (tabular) and no
+disallowed action is ever sampled. A step with a disallowed action is a ValueError.
+
 References: R. J. Williams, "Simple statistical gradient-following algorithms for
 connectionist reinforcement learning", Machine Learning 8 (1992); Sutton & Barto (2018)
 §13.3–13.4; S. Kakade, "A natural policy gradient", NeurIPS 2002; A. Agarwal, S. Kakade,
@@ -187,10 +194,11 @@ class Reinforce:
     """
 
     __slots__ = ("lr", "mode", "baseline", "family", "schedule", "natural", "gamma",
-                 "init_logits", "_sched", "_linear")
+                 "init_logits", "allowed", "_sched", "_linear", "_neg")
 
     def __init__(self, lr=0.1, update="step", baseline=None, policy="tabular",
-                 schedule="constant", natural=False, gamma=1.0, init_logits=None):
+                 schedule="constant", natural=False, gamma=1.0, init_logits=None,
+                 allowed=None):
         if isinstance(lr, bool) or not isinstance(lr, Real) or not np.isfinite(lr) or lr < 0:
             raise ValueError(f"lr must be a finite real >= 0; got {lr!r}")
         if update not in _UPDATES:
@@ -226,11 +234,22 @@ class Reinforce:
                 raise ValueError("init_logits must be finite")
             x.flags.writeable = False
             init_logits = x
+        neg = None
+        if allowed is not None:
+            allowed = np.array(allowed)
+            if allowed.dtype != bool or allowed.ndim != 2 or not allowed.any(axis=1).all():
+                raise ValueError("allowed must be a bool (S, A) array with an allowed action "
+                                 f"in every state; got {allowed.dtype} {allowed.shape}")
+            allowed.flags.writeable = False
+            if allowed.all():
+                allowed = None
+            else:
+                neg = np.where(allowed, 0.0, -np.inf)
         for name, value in (("lr", float(lr)), ("mode", update), ("baseline", baseline),
                             ("family", policy), ("schedule", schedule),
                             ("natural", bool(natural)), ("gamma", float(gamma)),
                             ("init_logits", init_logits), ("_sched", make_schedule(schedule)),
-                            ("_linear", linear)):
+                            ("_linear", linear), ("allowed", allowed), ("_neg", neg)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):
@@ -240,9 +259,22 @@ class Reinforce:
         """A copy with some constructor arguments changed (``update=`` sets the mode)."""
         args = dict(lr=self.lr, update=self.mode, baseline=self.baseline, policy=self.family,
                     schedule=self.schedule, natural=self.natural, gamma=self.gamma,
-                    init_logits=self.init_logits)
+                    init_logits=self.init_logits, allowed=self.allowed)
         args.update(changes)
         return Reinforce(**args)
+
+    def bind(self, env) -> Reinforce:
+        """This learner restricted to ``env``'s allowed actions (itself when ``env`` has
+        no action mask); a mask of its own is intersected with the environment's."""
+        mask = getattr(env, "allowed", None)
+        if mask is None or mask.all():
+            return self
+        if self.allowed is not None:
+            if self.allowed.shape != mask.shape:
+                raise ValueError(f"allowed has shape {self.allowed.shape} but the "
+                                 f"environment's mask has {mask.shape}")
+            mask = mask & self.allowed
+        return self.replace(allowed=mask)
 
     def __repr__(self) -> str:
         pol = self.family if isinstance(self.family, str) else repr(self.family)
@@ -263,6 +295,9 @@ class Reinforce:
             if (family.n_states, family.n_actions) != (n_states, n_actions):
                 raise ValueError(f"features have shape {family.features.shape} but the "
                                  f"environment has S={n_states}, A={n_actions}")
+        if self.allowed is not None and self.allowed.shape != (n_states, n_actions):
+            raise ValueError(f"allowed has shape {self.allowed.shape} but the environment "
+                             f"has S={n_states}, A={n_actions}")
         theta = family.init(n_seeds, self.init_logits)
         N = theta.shape[0]
         b0 = 0.0 if self.baseline in (None, "mean") else float(self.baseline)
@@ -281,12 +316,16 @@ class Reinforce:
         """π_θ(·|s_n) for each seed's current state only, shape (N, A) (cheaper than
         ``policy(state)[n, s]`` when S is large)."""
         s = np.asarray(s)
-        return softmax(self._rows(state.theta, np.arange(s.shape[0]), s)[1])
+        return softmax(self._masked(self._rows(state.theta, np.arange(s.shape[0]), s)[1], s))
 
     def update(self, state: ReinforceState, step: Transition) -> ReinforceState:
         """The state after ``step``; pure (the input state's arrays are not modified)."""
         N = state.theta.shape[0]
         s, a, r, done = _check_step(step, N, state.theta.shape, self._linear)
+        if self.allowed is not None and not self.allowed[s, a].all():
+            i = int(np.argmin(self.allowed[s, a]))
+            raise ValueError(f"step.action[{i}] = {int(a[i])} is not allowed in state "
+                             f"{int(s[i])}")
         n = np.arange(N)
         if self.mode == "step":
             return self._step(state, n, s, a, r, step.t)
@@ -299,7 +338,13 @@ class Reinforce:
         return self.lr * self._sched(count)
 
     def _logits(self, theta):
-        return theta if self._linear is None else lin_logits(self._linear.phi_t, theta)
+        """ℓ (N, S, A), −inf at disallowed pairs."""
+        out = theta if self._linear is None else lin_logits(self._linear.phi_t, theta)
+        return out if self._neg is None else out + self._neg
+
+    def _masked(self, logits, s):
+        """Row logits (N, A) of states s with −inf at disallowed actions (for π and ψ)."""
+        return logits if self._neg is None else logits + self._neg[s]
 
     def _rows(self, theta, n, s):
         """(flat row index n·S + s_n, or φᵀ rows (d, N, A) when linear; logits of row s_n,
@@ -341,7 +386,7 @@ class Reinforce:
             where, logits = self._rows(st.theta, n, s)
             if self._linear is not None:
                 check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
-            psi = self._score(logits, where, n, a)
+            psi = self._score(self._masked(logits, s), where, n, a)
             psi *= coef[:, None]
             if self._linear is None:
                 new = logits + psi
@@ -366,7 +411,7 @@ class Reinforce:
         where, logits = self._rows(st.theta, n, s)
         if self._linear is not None:
             check_finite(logits, t, "the logits φ(s_t, ·)·θ[{n}]")
-        psi = self._score(logits, where, n, a)
+        psi = self._score(self._masked(logits, s), where, n, a)
         if self._linear is None:
             trace = g * st.trace if g != 1.0 else st.trace.copy()
             self._add_rows_inplace(trace, where, psi)

@@ -9,7 +9,12 @@ a simulation is a pure function of its per-seed random streams:
   ``"gaussian"`` gives R[s, a] + σ Φ⁻¹(u).
 
 Episodes end after ``mdp.horizon`` steps (if set) or on entering an absorbing state
-(``P[s', a, s'] = 1`` for every a); the next episode starts from ``mu0``.
+(``P[s', a, s'] = 1`` for every allowed a); the next episode starts from ``mu0``.
+
+Action masks: ``env.allowed`` is the MDP's ``allowed[s, a]``; learners bind to it
+(``bind(env)``) and never act with a disallowed action; ``last_allowed[s]`` caps the
+inverse-CDF draw so that rounding in a cumulative sum cannot land on a trailing
+disallowed action (a disallowed action in the middle has zero width: it is never drawn).
 """
 
 from __future__ import annotations
@@ -85,12 +90,13 @@ class Env:
             within[last[counts > 0]] = 1.0  # guard the last bin against rounding
             cdf = (rows + within, np.asarray(Pm.indices, dtype=np.intp), Pm.indptr)
             self_p = np.asarray(Pm[np.arange(S * A), np.repeat(np.arange(S), A)]).reshape(S, A)
-            absorbing = np.all(self_p >= 1.0 - 1e-12, axis=1)
+            absorbing = np.all((self_p >= 1.0 - 1e-12) | ~self.mdp.allowed, axis=1)
         else:
             P = self.mdp.P
             cdf = np.cumsum(P, axis=-1)
             cdf[..., -1] = 1.0  # guard the last bin against rounding
-            absorbing = np.all(P[np.arange(S), :, np.arange(S)] >= 1.0 - 1e-12, axis=1)
+            absorbing = np.all((P[np.arange(S), :, np.arange(S)] >= 1.0 - 1e-12)
+                               | ~self.mdp.allowed, axis=1)
         mu0_cdf = np.cumsum(self.mdp.mu0)
         mu0_cdf[-1] = 1.0
         for name, v in (("_cdf", cdf), ("_mu0_cdf", mu0_cdf), ("_absorbing", absorbing)):
@@ -105,6 +111,17 @@ class Env:
     @property
     def R(self) -> np.ndarray:
         return self.mdp.R
+
+    @property
+    def allowed(self) -> np.ndarray:
+        """Bool (S, A), read-only: the MDP's action mask (all True when unmasked)."""
+        return self.mdp.allowed
+
+    @property
+    def last_allowed(self) -> np.ndarray:
+        """Int (S,): the largest allowed action index of each state."""
+        A = self.mdp.n_actions
+        return A - 1 - np.argmax(self.mdp.allowed[:, ::-1], axis=1)
 
     @property
     def n_states(self) -> int:

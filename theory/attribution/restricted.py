@@ -82,6 +82,7 @@ def copy_mdp(mdp: TabularMDP, allowed, reward=None) -> TabularMDP:
     m = check_allowed(allowed, (S, A))
     if m.ndim != 2:
         raise InvalidMDP(f"copy_mdp takes one (S, A) mask; got shape {m.shape}")
+    m = check_allowed(m & mdp.allowed, (S, A))  # the MDP's own mask too
     r = reward_array(mdp, reward)
     c = _copy_index(m)
     rows = (np.arange(S)[:, None] * A + c).reshape(-1)
@@ -97,6 +98,7 @@ def _masked_backward(mdp: TabularMDP, allowed: np.ndarray, r: np.ndarray, per_st
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     M = allowed.shape[0]
     V = np.zeros((M, H + 1, S))
+    V[:, H] = mdp.terminal
     Q = np.empty((M, H, S, A))
     for t in range(H - 1, -1, -1):
         PV = np.asarray(mdp.P_matrix @ V[:, t + 1].T).T.reshape(M, S, A)
@@ -106,8 +108,12 @@ def _masked_backward(mdp: TabularMDP, allowed: np.ndarray, r: np.ndarray, per_st
     return V, Q
 
 
-def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) -> Solution:
+def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10,
+                     method: str = "pi") -> Solution:
     """max over policies with π(a|s) = 0 where not ``allowed[s, a]``, exactly.
+
+    The MDP's own action mask (``mdp.allowed``) applies as well: the restriction is to
+    ``allowed & mdp.allowed``.
 
     Args:
       mdp: a :class:`TabularMDP` (dense or sparse; γ = 1 episodic problems must stay well
@@ -116,12 +122,15 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
         (H, S, A), one mask per step.
       reward: r[s, a] to maximise (default ``mdp.R``); pass −B to minimise B.
       tol: the tolerance of the returned optimal-action sets.
+      method: the solver of the copy MDP for an infinite horizon (any float method of
+        :func:`~mesabase.theory.solve`: ``"pi"``, ``"vi"``, ``"lp"``, ``"cvxpy"``,
+        ``"auto"``); a finite horizon always uses masked backward induction.
 
     Returns:
       A :class:`Solution` of the restricted problem: ``Q`` is −inf at disallowed pairs,
       ``optimal ⊆ allowed``, ``policy`` uniform over ``optimal``; certificate and the
       set's width ``tol`` as for :func:`~mesabase.theory.solve` (rounding included).
-      Infinite horizon: policy iteration on :func:`copy_mdp` (method ``"restricted:pi"``);
+      Infinite horizon: ``method`` on :func:`copy_mdp` (method ``"restricted:<method>"``);
       finite: masked backward induction (``"restricted:backward"``).
 
     Example:
@@ -134,6 +143,7 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
     S, A = mdp.n_states, mdp.n_actions
     r = reward_array(mdp, reward)
     m = check_allowed(allowed, (S, A))
+    m = check_allowed(m & mdp.allowed, (S, A))
     if m.ndim > 3:
         raise InvalidMDP(f"allowed must be (S, A) or (H, S, A); got {m.shape}")
     per_step = m.ndim == 3
@@ -146,7 +156,9 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
         bound = backward_bound(mdp_rounding(mdp, r), V)  # rounding only (solvers, item 5)
         return make_solution(V, Q, tol, "restricted:backward", mdp.horizon, 0.0, bound, bound,
                          np.argmax(Q, axis=-1))
-    sol = solve(copy_mdp(mdp, m, r), method="pi", tol=tol)
+    if method == "exact":
+        raise InvalidMDP("solve_restricted has no exact mode; use a float method")
+    sol = solve(copy_mdp(mdp, m, r), method=method, tol=tol)
     Q = np.where(m, bellman_q(mdp, sol.V, r), -np.inf)
     actions = _copy_index(m)[np.arange(S), sol.actions]
     # sol.tol is the certified width for the copy MDP's Q, whose allowed entries are these
@@ -154,7 +166,7 @@ def solve_restricted(mdp: TabularMDP, allowed, reward=None, tol: float = 1e-10) 
     for a in (Q, optimal, policy, actions):
         a.setflags(write=False)
     return dataclasses.replace(sol, Q=Q, optimal=optimal, policy=policy, actions=actions,
-                               method="restricted:pi", tol=width)
+                               method=f"restricted:{method}", tol=width)
 
 
 def restricted_optima(mdp: TabularMDP, allowed, reward=None, *, per_step: bool = False):
@@ -173,6 +185,7 @@ def restricted_optima(mdp: TabularMDP, allowed, reward=None, *, per_step: bool =
     if per_step and mdp.horizon is None:
         raise InvalidMDP("per_step=True needs a finite-horizon MDP")
     m = check_allowed(allowed, trailing)
+    m = check_allowed(m & mdp.allowed, trailing)
     batch_shape = m.shape[:m.ndim - len(trailing)]
     flat = m.reshape((-1,) + trailing)
     if mdp.horizon is not None:

@@ -25,7 +25,8 @@ m₁ = (α + s₁ + f₂)/(α + β + t) and m₂ = 1 − m₁, in the same Bellm
 Symbols → arguments: K = ``n_arms`` (≥ 1), H = ``horizon`` (≥ 0; H = 0 is the empty
 problem, V = 0), (αₖ, βₖ) = ``prior`` ((α, β) for every arm, or an array (K, 2); all > 0
 and finite). ``exact=True`` computes in :class:`fractions.Fraction` (float priors are read
-as their shortest decimals, 0.5 → 1/2); otherwise float64, vectorised over each layer.
+as the closest simple rationals, :func:`mesabase.theory.rationals.float_to_fraction`,
+0.5 → 1/2); otherwise float64, vectorised over each layer.
 
 Hand check (K = 2, uniform priors). H = 1: V = 1/2. H = 2: pull either arm (1/2); after a
 success pull it again (mean 2/3), after a failure pull the other (1/2):

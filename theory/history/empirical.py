@@ -102,7 +102,8 @@ class EmpiricalBatch(MDPBatch):
 
 def empirical_mdp(history: History, n_states: int, n_actions: int, *, prior=0.0,
                   reward_prior: float = 0.0, reward_weight: float = 0.0,
-                  unvisited: str = "self-loop", gamma: float = 0.9, horizon=None, mu0=None):
+                  unvisited: str = "self-loop", gamma: float = 0.9, horizon=None, mu0=None,
+                  allowed=None):
     """The certainty-equivalent model of ``history`` (formulas in the module docstring).
 
     Args:
@@ -114,6 +115,9 @@ def empirical_mdp(history: History, n_states: int, n_actions: int, *, prior=0.0,
       unvisited: the rule for pairs never tried: ``"self-loop"`` (default) or ``"uniform"``.
       gamma, horizon, mu0: those of the returned model (default γ = 0.9, no horizon,
         uniform μ0) — the counts do not depend on them.
+      allowed: bool (S, A) action mask of the model (the environment's ``allowed``;
+        default all True): the model's solvers then never choose a disallowed action, and
+        data recorded at a disallowed pair is not read.
 
     Returns:
       An :class:`EmpiricalMDP` for a single-seed history (``History.from_arrays`` with 1-D
@@ -129,10 +133,10 @@ def empirical_mdp(history: History, n_states: int, n_actions: int, *, prior=0.0,
     P, R, unv = model_arrays(counts, rsum, prior=prior, reward_prior=reward_prior,
                              reward_weight=reward_weight, unvisited=unvisited)
     if history.single:
-        out = EmpiricalMDP(P[0], R[0], gamma=gamma, horizon=horizon, mu0=mu0)
+        out = EmpiricalMDP(P[0], R[0], gamma=gamma, horizon=horizon, mu0=mu0, allowed=allowed)
         extra = (counts[0], counts[0].sum(-1), unv[0])
     else:
-        out = EmpiricalBatch(P, R, gamma=gamma, horizon=horizon, mu0=mu0)
+        out = EmpiricalBatch(P, R, gamma=gamma, horizon=horizon, mu0=mu0, allowed=allowed)
         extra = (counts, counts.sum(-1), unv)
     out.counts, out.visits, out.unvisited = extra
     out.rule, out.prior, out.reward_prior = unvisited, prior, reward_prior

@@ -425,7 +425,8 @@ def history_optimal(history: History, objective: str = "ce", *, n_states: int,
       features: (S, A, d) φ of a linear-softmax class: ``"ce"`` then returns the class
         optimum (:func:`~mesabase.theory.class_optimal`; a tuple of them per seed).
       **model: passed to :func:`~mesabase.theory.empirical_mdp` for ``"ce"`` (``prior``,
-        ``reward_prior``, ``reward_weight``, ``unvisited``).
+        ``reward_prior``, ``reward_weight``, ``unvisited``, and ``allowed``, an (S, A)
+        action mask π*_t respects; only ``"ce"`` takes a mask).
 
     Returns:
       A :class:`Solution`, with a leading seed axis unless the history is single-seed.
@@ -448,6 +449,8 @@ def history_optimal(history: History, objective: str = "ce", *, n_states: int,
     if features is not None and objective != "ce":
         raise ValueError(f'only "ce" is defined in a class (features given); got {objective!r}')
     if objective != "ce" and model:
+        if model.get("allowed") is not None:
+            raise ValueError(f'{objective!r} does not take an action mask yet; only "ce" does')
         raise TypeError(f"objective {objective!r} takes no model arguments: {sorted(model)}")
     S = check_int(n_states, "n_states", lo=1)
     A = check_int(n_actions, "n_actions", lo=1)

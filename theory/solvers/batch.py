@@ -8,6 +8,11 @@ leading batch axis N (``V`` (N, S), ``Q`` (N, S, A), …; ``batch[i]`` and
 models at once: the online workload (one empirical model per seed) in one call.
 
 Undiscounted episodic problems (γ = 1, no horizon) are not batched: solve them one by one.
+
+Action masks: ``allowed[n, s, a]`` (or R = −inf) as for :class:`~mesabase.theory.TabularMDP`;
+the batched solvers work over the allowed actions only — the copy MDPs of
+:mod:`.masked` for an infinite horizon, Q = −inf at disallowed pairs for backward
+induction — and never return a disallowed action. Terminal values are not batched.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from .certificate import UNIT_ROUNDOFF as _U
 from .certificate import (
     Rounding,
     backward_bound,
+    covering_set,
     discounted_bound,
     inf_norm,
     make_solution,
     rounding_from,
 )
+from .masked import copy_index
 
 __all__ = ["MDPBatch", "solve_batch", "solution_item"]
 
@@ -41,11 +48,13 @@ class MDPBatch:
       gamma: shared discount γ ∈ [0, 1) (or ≤ 1 with a finite horizon).
       horizon: ``None`` or H ≥ 1 decisions.
       mu0: (S,) shared or (N, S) per model; uniform by default.
+      allowed: bool (S, A) shared or (N, S, A) per model, all True by default; R = −inf
+        also marks a pair as not allowed. Stored R is 0 at disallowed pairs.
     """
 
-    __slots__ = ("P", "R", "gamma", "horizon", "mu0")
+    __slots__ = ("P", "R", "gamma", "horizon", "mu0", "allowed", "is_masked")
 
-    def __init__(self, P, R, *, gamma, horizon=None, mu0=None):
+    def __init__(self, P, R, *, gamma, horizon=None, mu0=None, allowed=None):
         gamma, horizon = check_gamma_horizon(gamma, horizon)
         if horizon is None and gamma >= 1.0:
             raise InvalidMDP("MDPBatch needs gamma < 1 or a finite horizon (episodic gamma = 1 "
@@ -65,22 +74,36 @@ class MDPBatch:
         if R.shape != (N, S, A):
             raise InvalidMDP(f"batched R must have shape ({N}, {S}, {A}) or ({S}, {A}); "
                              f"got {R.shape}")
-        check_finite("R", R)
+        bad = np.isnan(R) | (R == np.inf)
+        if bad.any():
+            check_finite("R", np.where(bad, R, 0.0))
+        mask = np.ones((N, S, A), dtype=bool) if allowed is None else np.asarray(allowed)
+        if mask.dtype != bool or mask.shape not in ((S, A), (N, S, A)):
+            raise InvalidMDP(f"allowed must be a boolean array of shape ({S}, {A}) or "
+                             f"({N}, {S}, {A}); got {mask.dtype} {mask.shape}")
+        mask = np.broadcast_to(mask, (N, S, A)) & (R != -np.inf)
+        empty = ~mask.any(axis=2)
+        if empty.any():
+            n, s = (int(i) for i in np.argwhere(empty)[0])
+            raise InvalidMDP(f"model {n}: state {s} has no allowed action (allowed[{n}, {s}, :]"
+                             f" is all False or R[{n}, {s}, :] is all -inf)")
+        R = np.where(mask, R, 0.0)
         if mu0 is None:
             mu0 = np.full((N, S), 1.0 / S)
         else:
             mu0 = np.array(np.broadcast_to(np.asarray(mu0, dtype=np.float64), (N, S)))
             check_distribution("mu0", mu0, "mu0 must be a distribution over states")
-        for a in (P, R, mu0):
+        for a in (P, R, mu0, mask):
             a.setflags(write=False)
         self.P, self.R, self.gamma, self.horizon, self.mu0 = P, R, gamma, horizon, mu0
+        self.allowed, self.is_masked = mask, not mask.all()
 
     def __len__(self) -> int:
         return self.P.shape[0]
 
     def __getitem__(self, i: int) -> TabularMDP:
         return TabularMDP(self.P[i], self.R[i], gamma=self.gamma, horizon=self.horizon,
-                          mu0=self.mu0[i])
+                          mu0=self.mu0[i], allowed=self.allowed[i])
 
     @classmethod
     def from_mdps(cls, mdps) -> MDPBatch:
@@ -92,8 +115,12 @@ class MDPBatch:
         for i, m in enumerate(mdps):
             if (m.gamma, m.horizon) != (g, h) or m.R.shape != mdps[0].R.shape:
                 raise InvalidMDP(f"MDP {i} differs from MDP 0 in shape, gamma or horizon")
+            if m.terminal is not None and m.terminal.any():
+                raise InvalidMDP(f"MDP {i} has nonzero terminal values: MDPBatch does not "
+                                 "carry them; solve it with solve()")
         return cls(np.stack([m.P for m in mdps]), np.stack([m.R for m in mdps]), gamma=g,
-                   horizon=h, mu0=np.stack([m.mu0 for m in mdps]))
+                   horizon=h, mu0=np.stack([m.mu0 for m in mdps]),
+                   allowed=np.stack([m.allowed for m in mdps]))
 
     def __repr__(self) -> str:
         N, S, A, _ = self.P.shape
@@ -227,6 +254,8 @@ def _backward(batch: MDPBatch, tol: float) -> Solution:
     Q = np.empty((N, H, S, A))
     for t in range(H - 1, -1, -1):
         Q[:, t] = _q(batch, V[:, t + 1])
+        if batch.is_masked:
+            Q[:, t][~batch.allowed] = -np.inf
         V[:, t] = Q[:, t].max(axis=2)
     rd = _rounding_batch(batch)
     rd_t = dataclasses.replace(rd, R_norm=np.asarray(rd.R_norm)[:, None])  # per model
@@ -264,6 +293,21 @@ def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,
         if method not in ("auto", "backward"):
             raise ValueError(f"method {method!r} is for infinite horizons; use 'backward'")
         return _backward(batch, tol)
+    if method not in ("auto", "pi", "vi"):
+        raise ValueError(f"unknown batched method {method!r}; choose auto, pi, vi or backward")
+    if batch.is_masked:  # the copy MDPs (.masked), translated back
+        c = copy_index(batch.allowed)
+        N, S, A = batch.R.shape
+        n, s = np.arange(N)[:, None, None], np.arange(S)[None, :, None]
+        copy = MDPBatch(batch.P[n, s, c], batch.R[n, s, c], gamma=batch.gamma, mu0=batch.mu0)
+        sol = solve_batch(copy, method, tol, actions0)
+        Q = np.where(batch.allowed, sol.Q, -np.inf)
+        actions = np.take_along_axis(c, sol.actions[..., None], axis=-1)[..., 0]
+        optimal, policy, width = covering_set(Q, sol.tol, actions)
+        for a in (Q, optimal, policy, actions):
+            a.setflags(write=False)
+        return dataclasses.replace(sol, Q=Q, optimal=optimal, policy=policy, actions=actions,
+                                   tol=width)
     if method in ("auto", "pi"):
         return _pi(batch, tol, actions0)
     if method == "vi":

@@ -61,7 +61,7 @@ import numpy as np
 
 from ..episodic import IllPosedMDP, check_episodic, is_episodic
 from ..evaluation import bellman_q, stationary_values
-from ..mdp import TabularMDP
+from ..mdp import InvalidMDP, TabularMDP
 from ..solution import Solution
 from . import kernels
 from .certificate import (
@@ -83,6 +83,7 @@ from .certificate import (
     set_width,
 )
 from .certificate import UNIT_ROUNDOFF as _U
+from .masked import solve_masked
 
 __all__ = ["solve", "value_iteration", "policy_iteration", "backward_induction", "METHODS",
            # the certificate's building blocks, for solvers elsewhere (incremental, objectives)
@@ -179,8 +180,11 @@ def value_iteration(mdp: TabularMDP, tol: float = 1e-10, max_sweeps: int = 1_000
     docstring; below tol on ordinary small problems, larger when γ → 1 or ‖V‖ is large —
     then the span is only driven down to the rounding floor). γ = 1 (episodic): iterate
     until the step is below tol (or the rounding floor), then continue by policy
-    iteration from the greedy policy once it is proper.
+    iteration from the greedy policy once it is proper. With an action mask: on the copy
+    MDP (:mod:`.masked`).
     """
+    if mdp.is_masked:
+        return solve_masked(mdp, lambda m: value_iteration(m, tol, max_sweeps, V0))
     if is_episodic(mdp):
         terminal, _ = check_episodic(mdp)
         rd = mdp_rounding(mdp)
@@ -227,9 +231,14 @@ def policy_iteration(mdp: TabularMDP, tol: float = 1e-10, actions0=None,
     γ = 1 it starts from a proper policy (see
     :func:`~mesabase.theory.episodic.check_episodic`) and stays proper.
 
+    With an action mask it runs on the copy MDP (:mod:`.masked`).
+
     Reference: R. A. Howard, *Dynamic Programming and Markov Processes*, MIT Press 1960;
     Puterman (1994), §6.4.
     """
+    if mdp.is_masked:
+        return solve_masked(mdp, lambda m: policy_iteration(
+            m, tol, actions0, max_iterations, method, sweeps_before))
     S, A = mdp.n_states, mdp.n_actions
     if actions0 is not None:
         pi_a = np.asarray(actions0, dtype=np.intp).copy()
@@ -323,7 +332,10 @@ def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
 
 
 def backward_induction(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
-    """Finite horizon H: V_H = 0, Q_t = R + γ P V_{t+1}, V_t = max_a Q_t, t = H−1, …, 0.
+    """Finite horizon H: V_H = v, Q_t = R + γ P V_{t+1}, V_t = max_a Q_t, t = H−1, …, 0.
+
+    v = ``mdp.terminal`` (0 by default). With an action mask the max runs over the allowed
+    actions: Q_t = −inf at disallowed pairs, so no disallowed action is ever optimal.
 
     Exact up to floating point: ``error_bound`` = max_t e_t with e_H = 0 and
     e_t = E_Q(V_{t+1}) + γ ρ̄ e_{t+1}, the accumulated rounding (module docstring, item 5).
@@ -333,15 +345,19 @@ def backward_induction(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
     if H is None:
         raise ValueError("method 'backward' needs a finite horizon; this MDP has horizon=None")
     V = np.zeros((H + 1, S))
+    V[H] = mdp.terminal
     Q = np.empty((H, S, A))
     for t in range(H - 1, -1, -1):
         Q[t] = bellman_q(mdp, V[t + 1])
+        if mdp.is_masked:
+            Q[t][~mdp.allowed] = -np.inf
         V[t] = Q[t].max(axis=1)
     bound = backward_bound(mdp_rounding(mdp), V)
     return make_solution(V, Q, tol, "backward", H, 0.0, bound, bound, np.argmax(Q, axis=-1))
 
 
-def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10) -> Solution:
+def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10, *,
+          criterion: str = "discounted") -> Solution:
     """Solve ``mdp`` for V*, Q*, the set of optimal actions and a certificate.
 
     Methods: ``"vi"`` value iteration (span stopping rule: ‖V − V*‖∞ ≤ tol up to rounding),
@@ -362,6 +378,10 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10) -> Solution
         optimal-action set ``optimal[s, a] = Q[s, a] ≥ max_a' Q[s, a'] − w``, with w =
         ``Solution.tol`` = tol + 2ε (ε bounds ‖Q − Q*‖∞: outside the set is provably
         suboptimal).
+      criterion: ``"discounted"`` (the default: Σ γᵗ r_t, or episodic γ = 1) or
+        ``"average"`` (γ = 1, no horizon: the long-run average reward; methods auto,
+        rvi, exact; returns an :class:`~mesabase.theory.AverageSolution`, see
+        :mod:`.average`).
 
     Example:
       >>> import numpy as np
@@ -371,6 +391,10 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10) -> Solution
       >>> sol.V.round(10).tolist(), sol.optimal.tolist()
       ([3.0, 4.0], [[False, True], [True, True]])
     """
+    if criterion != "discounted":
+        from .average import solve_average  # checks criterion, γ = 1, no horizon
+
+        return solve_average(mdp, method, tol, criterion=criterion)
     from .batch import MDPBatch, solve_batch
 
     if isinstance(mdp, MDPBatch):
@@ -382,7 +406,13 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10) -> Solution
     if method == "exact":
         from .exact import solve_exact
 
+        if mdp.is_masked or (mdp.horizon is not None and mdp.terminal.any()):
+            what = "action masks" if mdp.is_masked else "nonzero terminal values"
+            raise InvalidMDP(f"method 'exact' does not support {what} yet; use a float "
+                             "method (e.g. 'pi' or 'backward')")
         return solve_exact(mdp)
+    if mdp.is_masked and mdp.horizon is None:  # the copy MDP (.masked), any method
+        return solve_masked(mdp, lambda m: solve(m, method, tol))
     if mdp.horizon is not None:
         if method not in ("auto", "backward"):
             raise ValueError(

@@ -445,6 +445,9 @@ def class_optimal(mdp, features, reward=None, *, tol=1e-9, max_faces=200_000,
     if (mdp.n_states, mdp.n_actions) != phi.shape[:2]:
         raise InvalidMDP(f"features have shape {phi.shape} (S, A, d) but the MDP has "
                          f"S={mdp.n_states}, A={mdp.n_actions}")
+    if mdp.is_masked or (mdp.terminal is not None and mdp.terminal.any()):
+        raise InvalidMDP("class_optimal does not support action masks or terminal values "
+                         "yet (a softmax class puts mass on every action)")
     S, A, _ = phi.shape
     if is_separable(phi) and A > 1:
         if mdp.horizon is None and not is_episodic(mdp):
@@ -465,6 +468,8 @@ def class_optima(mdp, features, tol: float = 1e-9):
     phi = check_features(features)
     if isinstance(mdp, TabularMDP):
         return class_optimal(mdp, phi, tol=tol)
+    if getattr(mdp, "is_masked", False):
+        raise InvalidMDP("class_optima does not support action masks yet")
     seeds = [mdp[i] for i in range(len(mdp))]
     if is_separable(phi) and seeds and seeds[0].horizon is None:
         return tuple(class_optimal(m, phi, tol=tol) for m in seeds)

@@ -70,6 +70,7 @@ from ..evaluation import bellman_q, evaluate
 from ..mdp import InvalidMDP, TabularMDP
 from ..solution import Solution
 from .certificate import bellman_residual, certify_solution, one_hot
+from .masked import fold_occupancy, solve_masked, unmasked_copy
 
 __all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "HIGHS_OPTIONS"]
 
@@ -174,9 +175,13 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
       IllPosedMDP: γ = 1 and the episodic problem is not well posed.
       RuntimeError: HiGHS did not return an optimal solution (its message is included).
 
+    An action mask is honoured by solving the copy MDP (:mod:`.masked`).
+
     Reference: Puterman (1994), §6.9.1; Manne (1960).
     """
     _check_infinite_horizon(mdp, "solve_lp")
+    if mdp.is_masked:
+        return solve_masked(mdp, lambda m: solve_lp(m, tol))
     S, A, g = mdp.n_states, mdp.n_actions, mdp.gamma
     terminal = _terminal(mdp)
     A_ub = sp.csr_array(g * sp.csr_array(mdp.P_matrix) - _state_of_row(S, A))
@@ -305,9 +310,14 @@ def occupancy_lp(mdp: TabularMDP, rho=None) -> np.ndarray:
       rho: ρ[s] ≥ 0, shape (S,); uniform 1/S by default (pass ``mdp.mu0`` for the
         optimal occupancy from the initial distribution).
 
+    With an action mask, d = 0 at disallowed pairs (the copy MDP's flow on a copy is
+    folded back onto the action it copies, :func:`~.masked.fold_occupancy`).
+
     Reference: Puterman (1994), §6.9.2; Manne (1960).
     """
     _check_infinite_horizon(mdp, "occupancy_lp")
+    if mdp.is_masked:
+        return fold_occupancy(mdp, occupancy_lp(unmasked_copy(mdp), rho))
     return _dual_lp(mdp, _check_rho(mdp, rho))[0]
 
 
@@ -330,9 +340,13 @@ def solve_cvxpy(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
       IllPosedMDP: γ = 1 and the episodic problem is not well posed.
       RuntimeError: the solver did not report an optimal solution.
 
+    An action mask is honoured by solving the copy MDP (:mod:`.masked`).
+
     Reference: Puterman (1994), §6.9.2; de Farias & Van Roy (2003).
     """
     _check_infinite_horizon(mdp, "solve_cvxpy")
+    if mdp.is_masked:
+        return solve_masked(mdp, lambda m: solve_cvxpy(m, tol))
     rho = _check_rho(mdp, None)
     _, V, objective, its = _dual_lp(mdp, rho)
     gap = abs(objective - float(rho @ V))

@@ -109,8 +109,17 @@ def modified_policy_iteration(mdp: TabularMDP, tol: float, *, max_passes: int = 
 def mpi_with_rounding(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
                       eval_budget: int = 100, tie_rtol: float = 0.0, rd=None):
     """:func:`modified_policy_iteration` returning also ``qerr``, a bound on
-    |Q − (R + γ P V)| entrywise (None when not converged)."""
+    |Q − (R + γ P V)| entrywise (None when not converged). With an action mask it runs on
+    the copy MDP (:mod:`.masked`); Q is then −inf at disallowed pairs and the actions
+    are allowed ones."""
     from .certificate import inf_norm, mdp_rounding, midpoint_correction
+    from .masked import copy_index, unmasked_copy
+
+    if mdp.is_masked:
+        V, Q, actions, *rest = mpi_with_rounding(unmasked_copy(mdp), tol, max_passes=max_passes,
+                                                 eval_budget=eval_budget, tie_rtol=tie_rtol)
+        actions = copy_index(mdp.allowed)[np.arange(mdp.n_states), actions]
+        return (V, np.where(mdp.allowed, Q, -np.inf), actions, *rest)
 
     g = mdp.gamma
     if not 0.0 < g < 1.0:
