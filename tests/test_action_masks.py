@@ -2,6 +2,8 @@
 by every solver, evaluation, the batch, the history objectives and the learners; and
 QuantEcon's two input forms (:func:`from_quantecon`)."""
 
+from fractions import Fraction as F
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -25,6 +27,7 @@ from mesabase.theory import (
     solve_restricted,
 )
 from mesabase.theory.history import History
+from mesabase.theory.solvers.exact import evaluate_exact
 from mesabase.theory.solvers.mpi import modified_policy_iteration
 
 METHODS = ["vi", "pi", "lp", "cvxpy", "auto"]
@@ -89,9 +92,30 @@ def test_puterman_finite_horizon_and_mpi():
     assert Q[1, 1] == -np.inf and actions.tolist() == [0, 0]
 
 
-def test_exact_refuses_masks():
-    with pytest.raises(InvalidMDP, match="exact.*action masks"):
-        solve(puterman_forms()["dense -inf"], "exact")
+def test_exact_puterman_is_exactly_minus_60_7_and_minus_20():
+    # β = 19/20 given exactly: v* = (−60/7, −20), action 0 in state 0 (−9 for action 1)
+    half, one, zero = F(1, 2), F(1), F(0)
+    P = np.array([[[half, half], [zero, one]], [[zero, one], [half, half]]], dtype=object)
+    R = np.array([[F(5), F(10)], [F(-1), F(0)]], dtype=object)
+    exact = TabularMDP(P, R, gamma=F(19, 20), allowed=np.array([[True, True], [True, False]]))
+    dense = {k: m for k, m in puterman_forms().items() if not m.is_sparse}
+    for mdp in (exact, *dense.values()):
+        sol = solve(mdp, "exact")
+        assert sol.V.tolist() == [F(-60, 7), F(-20)]
+        assert sol.Q[0].tolist() == [F(-60, 7), F(-9)] and sol.Q[1, 1] == -np.inf
+        assert sol.optimal.tolist() == [[True, False], [True, False]]
+        assert sol.actions.tolist() == [0, 0] and sol.policy[1].tolist() == [1, 0]
+        assert sol.error_bound == 0.0
+    assert solve(exact, "exact").exact_input == "exact"
+    assert evaluate_exact(exact, [[1, 0], [1, 0]]).tolist() == [F(-60, 7), F(-20)]
+    assert evaluate_exact(exact, [[0, 1], [1, 0]]).tolist() == [F(-9), F(-20)]
+    with pytest.raises(InvalidMDP, match=r"policy\[1, 1\] = 1/2 > 0 but action 1 is not "
+                                         r"allowed in state 1"):
+        evaluate_exact(exact, [[1, 0], [F(1, 2), F(1, 2)]])
+    finite = TabularMDP(P, R, gamma=F(19, 20), horizon=2,
+                        allowed=np.array([[True, True], [True, False]]))
+    with pytest.raises(InvalidMDP, match=r"policy\[1, 1, 1\] = 1 > 0"):
+        evaluate_exact(finite, [[[1, 0], [1, 0]], [[1, 0], [0, 1]]])
 
 
 # ---- equivalence with a very bad absorbing action ---------------------------------------
@@ -143,6 +167,46 @@ def test_masked_finite_horizon_equals_twin(prob, H):
     sol, ref = solve(mdp), solve(bad_action_twin(P, R, mask, gamma, H))
     np.testing.assert_allclose(sol.V, ref.V, atol=1e-9, rtol=0)
     assert not (sol.optimal & ~mask).any() and (sol.optimal == (ref.optimal & mask)).all()
+
+
+def simple_rationals(P):
+    """P rounded to rows k/n with n < 200, floats that exact mode reads back as k/n (so
+    each row sums to exactly 1)."""
+    K = np.floor(P * 50) + 1
+    return K / K.sum(-1, keepdims=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(masked_problems())
+def test_exact_agrees_with_every_float_method_on_masked_problems(prob):
+    P, R, mask, gamma = prob
+    P = simple_rationals(P)
+    mdp = TabularMDP(P, R, gamma=gamma, allowed=mask)
+    ex = solve(mdp, "exact")
+    assert not (ex.optimal & ~mask).any() and mask[np.arange(len(mask)), ex.actions].all()
+    assert all(q == -np.inf for q in ex.Q[~mask])
+    V = ex.V.astype(float)
+    for method in METHODS:
+        sol = solve(mdp, method)
+        np.testing.assert_allclose(sol.V, V, atol=1e-9, rtol=0, err_msg=method)
+        np.testing.assert_allclose(sol.Q[mask], ex.Q[mask].astype(float), atol=1e-9,
+                                   err_msg=method)
+        assert (sol.optimal | ~ex.optimal).all(), method  # exact ties are float-optimal
+    pi = mask / mask.sum(1, keepdims=True)
+    np.testing.assert_allclose(evaluate_exact(mdp, pi).astype(float), evaluate(mdp, pi),
+                               atol=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(masked_problems(), st.integers(1, 4))
+def test_exact_agrees_with_backward_on_masked_finite_horizons(prob, H):
+    P, R, mask, gamma = prob
+    P = simple_rationals(P)
+    mdp = TabularMDP(P, R, gamma=gamma, horizon=H, allowed=mask)
+    ex, sol = solve(mdp, "exact"), solve(mdp)
+    np.testing.assert_allclose(ex.V.astype(float), sol.V, atol=1e-9, rtol=0)
+    assert not (ex.optimal & ~mask).any() and (sol.optimal | ~ex.optimal).all()
+    assert mask[np.arange(P.shape[0]), ex.actions].all()
 
 
 @settings(max_examples=15, deadline=None)
@@ -227,14 +291,22 @@ def test_episodic_mask_removes_a_nonnegative_trap():
     P = np.zeros((2, 2, 2))
     P[0, 0, 1] = P[0, 1, 0] = P[1, :, 1] = 1.0
     R = np.array([[-1.0, 0.0], [0.0, 0.0]])
-    with pytest.raises(InvalidMDP, match="trap action|never leaves"):
-        solve(TabularMDP(P, R, gamma=1.0))
+    free = solve(TabularMDP(P, R, gamma=1.0))  # the zero-reward loop is worth 0 > −1
+    assert free.V.tolist() == [0.0, 0.0] and free.actions[0] == 1
     mdp = TabularMDP(P, R, gamma=1.0, allowed=np.array([[True, False], [True, True]]))
-    for method in METHODS:
+    for method in [*METHODS, "exact"]:
         sol = solve(mdp, method)
-        np.testing.assert_allclose(sol.V, [-1.0, 0.0], atol=1e-9)
-        assert not sol.optimal[0, 1]
+        np.testing.assert_allclose(sol.V.astype(float), [-1.0, 0.0], atol=1e-9)
+        assert not sol.optimal[0, 1] and sol.actions[0] == 0
     assert evaluate(mdp, [[1.0, 0.0], [0.5, 0.5]]).tolist() == [-1.0, 0.0]
+    assert evaluate_exact(mdp, [[1, 0], [F(1, 2), F(1, 2)]]).tolist() == [-1, 0]
+    # a terminal state is checked exactly over its allowed actions only: action 1 of
+    # state 1 leaves with reward 5 but is not allowed, so state 1 is still terminal
+    P2 = P.copy()
+    P2[1, 1] = [1.0, 0.0]
+    R2 = np.array([[-1.0, -np.inf], [0.0, 5.0]])
+    masked = TabularMDP(P2, R2, gamma=1.0, allowed=np.array([[True, True], [True, False]]))
+    assert solve(masked, "exact").V.tolist() == [-1, 0]
 
 
 def test_occupancy_lp_and_restricted_respect_the_mask():

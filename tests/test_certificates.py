@@ -249,16 +249,24 @@ def test_episodic_shortest_path_bound(method):
     assert (sol.optimal | ~exact.optimal).all()
 
 
-def test_episodic_with_positive_rewards_has_no_bound():
-    """γ = 1 with a positive reward: no a-posteriori bound is known, so it is inf, and the
-    set is 'within tol of the computed best' (still containing the returned actions)."""
+def test_episodic_with_positive_rewards_is_certified_by_expected_times():
+    """γ = 1 with a positive reward and every policy ending: the shortest-path bound does
+    not apply, the expected-time certificate (.solvers.total) does; with a negative loop
+    some policy never ends and no bound is known: inf, the set is 'within tol of the
+    computed best' (still containing the returned actions)."""
     P = np.zeros((2, 2, 2))
     P[0, 0, 1] = P[0, 1, 1] = 1.0
     P[1, :, 1] = 1.0
     mdp = TabularMDP(P, [[1.0, 2.0], [0.0, 0.0]], gamma=1.0)
     sol = solve(mdp, "pi")
-    assert sol.error_bound == np.inf
+    assert 0.0 < sol.error_bound < 1e-13
     assert sol.V.tolist() == [2.0, 0.0] and sol.optimal[0].tolist() == [False, True]
+    P3 = np.zeros((3, 2, 3))
+    P3[0, 0, 2] = P3[0, 1, 1] = P3[1, 0, 1] = P3[1, 1, 2] = P3[2, :, 2] = 1.0
+    loop = TabularMDP(P3, [[1.0, 0.5], [-1.0, 0.0], [0.0, 0.0]], gamma=1.0)
+    sol = solve(loop, "pi")  # state 1 may loop forever at −1 per step
+    assert sol.error_bound == np.inf and sol.V.tolist() == [1.0, 0.0, 0.0]
+    assert sol.actions.tolist()[:2] == [0, 1] and sol.optimal[0, 0]
 
 
 def test_gamma_zero_and_exact_are_certified_exactly():

@@ -374,10 +374,14 @@ def test_ill_posed_episodic_problems():
     cycle = np.array([[[F(0), F(1)]], [[F(1), F(0)]]], dtype=object)
     with pytest.raises(IllPosedMDP, match="terminal"):
         solve_exact(TabularMDP(cycle, [[F(-1)], [F(-1)]], gamma=F(1)))
-    # state 1 can loop forever at reward 0 instead of going to the terminal state 0
+    # state 1 can loop forever at reward 0 instead of paying 1 to reach the terminal state
+    # 0: the loop is worth 0 (tests/test_reachability.py), no longer refused
     P = np.array([[[F(1), F(0)], [F(1), F(0)]], [[F(1), F(0)], [F(0), F(1)]]], dtype=object)
-    with pytest.raises(IllPosedMDP, match="trap action"):
-        solve_exact(TabularMDP(P, [[F(0), F(0)], [F(-1), F(0)]], gamma=F(1)))
+    sol = solve_exact(TabularMDP(P, [[F(0), F(0)], [F(-1), F(0)]], gamma=F(1)))
+    assert sol.V.tolist() == [0, 0] and sol.actions[1] == 1
+    # with reward +1 on that loop V*(1) = +inf: refused, naming the state and action
+    with pytest.raises(IllPosedMDP, match=r"action 1 in state 1 \(reward R\[1, 1\] = 1.0"):
+        solve_exact(TabularMDP(P, [[F(0), F(0)], [F(-1), F(1)]], gamma=F(1)))
     # a policy that never terminates has no value: always north in the 4×4 grid
     north = _one_hot(np.zeros(16, dtype=int), 4)
     with pytest.raises(IllPosedMDP, match="never terminates"):

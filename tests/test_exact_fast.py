@@ -204,8 +204,9 @@ def test_frozen_lake_slippery_solves_exactly():
 def test_quantecon_growth_model_from_floats():
     # QuantEcon's "Discrete State Dynamic Programming" lecture: B = 10, M = 5, α = 0.5,
     # β = 0.9; s' = a + U{0..B} with probability 1/(B+1) as floats, u(c) = c^α for c = s − a.
-    # Infeasible a > s get −1000 instead of −inf (exact mode has no action masks); it is
-    # never optimal, since a = 0 is always feasible with V ≥ 0 > −1000 + γ max V.
+    # Infeasible a > s get −1000 here rather than −inf (the masked form is tested in
+    # tests/test_action_masks.py); it is never optimal, since a = 0 is always feasible
+    # with V ≥ 0 > −1000 + γ max V.
     B, M, alpha, beta = 10, 5, 0.5, 0.9
     n, m = B + M + 1, M + 1
     P = np.zeros((n, m, n))

@@ -354,13 +354,19 @@ def test_episodic_without_terminal_state():
             solve(mdp, method=method)
 
 
-def test_episodic_zero_reward_trap_names_state():
+def test_episodic_zero_reward_loop_is_worth_zero():
     P, R = line()
-    R[2, 1] = 0.0  # staying in state 2 is free: "never terminate" is as good as anything
+    R[2, 1] = 0.0  # staying in state 2 is free: worth 0, better than moving (−2)
     mdp = TabularMDP(P, R, gamma=1.0)
-    for method in ("auto", "vi", "pi"):
-        with pytest.raises(IllPosedMDP, match=r"action 1 in state 2 never leaves"):
-            solve(mdp, method=method)
+    for method in ("auto", "vi", "pi", "lp", "exact"):
+        sol = solve(mdp, method=method)
+        np.testing.assert_allclose(sol.V.astype(float), [0.0, -1.0, 0.0], atol=1e-12)
+        assert sol.actions[2] == 1 and sol.optimal[2].tolist() == [False, True]
+    # not a shortest-path problem: check_episodic itself still names the loop
+    from mesabase.theory import check_episodic
+
+    with pytest.raises(IllPosedMDP, match=r"action 1 in state 2 never leaves"):
+        check_episodic(mdp)
 
 
 def test_episodic_absorbing_state_with_reward():

@@ -22,6 +22,7 @@ from mesabase.theory import (
     solve_restricted,
 )
 from mesabase.theory.attribution import restricted_optima
+from mesabase.theory.solvers.exact import evaluate_exact
 
 
 def test_hand_derived_one_state():
@@ -117,6 +118,9 @@ def test_with_reward_quantecon_and_masks_keep_terminal_values():
     assert mdp.with_reward([[2.0, 0.0]]).terminal.tolist() == [10.0]
     sol = solve(mdp)
     assert sol.V[:, 0].tolist() == [13.0, 12.0, 11.0, 10.0] and not sol.optimal[..., 1].any()
+    ex = solve(mdp, "exact")  # mask and terminal values together, exactly
+    assert ex.V[:, 0].tolist() == [13, 12, 11, 10] and not ex.optimal[..., 1].any()
+    assert (ex.Q[..., 1] == -np.inf).all() and (ex.actions == 0).all()
     qe = from_quantecon([1.0], [[1.0]], 1.0, [0], [0], horizon=3, terminal=[10.0],
                         n_actions=2)
     assert solve(qe).V[:, 0].tolist() == [13.0, 12.0, 11.0, 10.0]
@@ -131,10 +135,52 @@ def test_exact_terminal_values_are_kept_exactly():
     assert TabularMDP(P, [[0.0]], gamma=0.5, horizon=2).exact_terminal().tolist() == [0]
     assert TabularMDP(np.ones((1, 1, 1)), [[0.0]], gamma=0.5, horizon=1,
                       terminal=[0.1]).exact_terminal().tolist() == [Fraction(1, 10)]
-    with pytest.raises(InvalidMDP, match="exact' does not support nonzero terminal"):
-        solve(mdp, "exact")
+    sol = solve(mdp, "exact")  # V_1 = v = 1/3, V_0 = 0 + (1/3)(1/3)
+    assert sol.V[:, 0].tolist() == [Fraction(1, 9), third] and sol.error_bound == 0.0
+    assert evaluate_exact(mdp, [[1]])[:, 0].tolist() == [Fraction(1, 9), third]
     zero = TabularMDP(P, np.array([[Fraction(1)]], dtype=object), gamma=third, horizon=1)
     assert solve(zero, "exact").V[0, 0] == 1
+
+
+def test_exact_hand_derived_and_changed_action():
+    mdp = TabularMDP(np.ones((1, 1, 1)), [[1.0]], gamma=0.5, horizon=2, terminal=[8.0])
+    assert solve(mdp, "exact").V[:, 0].tolist() == [Fraction(7, 2), 5, 8]
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
+    sol = solve(TabularMDP(P, [[1.0, 0.0], [0.0, 0.0]], gamma=0.9, horizon=1,
+                           terminal=[0.0, 10.0]), "exact")
+    assert sol.Q[0, 0].tolist() == [1, 9] and sol.actions[0].tolist() == [1, 0]
+    assert sol.optimal[0].tolist() == [[False, True], [True, True]]
+
+
+def _simple(P):
+    """Rows k/n (n < 200): floats that exact mode reads back as k/n, summing to 1."""
+    K = np.floor(P * 50) + 1
+    return K / K.sum(-1, keepdims=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(finite_problems())
+def test_exact_equals_pymdptoolbox_and_backward_with_h(prob):
+    mdptoolbox = pytest.importorskip("mdptoolbox.mdp")
+    P, R, v, gamma, H = prob
+    P = _simple(P)
+    fh = mdptoolbox.FiniteHorizon(np.moveaxis(P, 1, 0), R, gamma, H, h=v)
+    fh.run()
+    mdp = TabularMDP(P, R, gamma=gamma, horizon=H, terminal=v)
+    ex = solve(mdp, "exact")
+    assert ex.V[H].tolist() == mdp.exact_terminal().tolist()
+    np.testing.assert_allclose(ex.V.astype(float), fh.V.T, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(ex.V.astype(float), solve(mdp).V, atol=1e-9, rtol=0)
+    S = P.shape[0]
+    # every exactly optimal action is within the float set (ties included)
+    assert (solve(mdp).optimal | ~ex.optimal).all()
+    pi = np.zeros((S, P.shape[1]), dtype=object)
+    pi[:, 0] = 1
+    np.testing.assert_allclose(evaluate_exact(mdp, pi).astype(float), evaluate(mdp, pi),
+                               atol=1e-9, rtol=0)
+    greedy = (ex.actions[..., None] == np.arange(P.shape[1])).astype(int)
+    assert (evaluate_exact(mdp, greedy) == ex.V).all()  # no tolerance
 
 
 @pytest.mark.parametrize("kwargs, match", [

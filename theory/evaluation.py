@@ -5,8 +5,12 @@ For a stationary policy π[s, a] on an infinite-horizon MDP,
     V^π = r_π + γ P_π V^π,   r_π(s) = Σ_a π(a|s) R[s, a],   P_π(s, s') = Σ_a π(a|s) P[s, a, s'],
 
 solved as the linear system (I − γ P_π) V^π = r_π (dense LU, or a sparse solver). With
-γ = 1 (episodic) the system is restricted to non-terminal states, whose values are 0
-(see :mod:`mesabase.theory.episodic`). For a finite horizon H, backward recursion:
+γ = 1 (no horizon) V^π = 0 on the recurrent classes of P_π, which must have zero reward
+(terminal states, or a loop that earns nothing, e.g. wandering forever in FrozenLake: its
+return is 0), and the system is solved on the other, transient, states; a recurrent class
+with a nonzero reward makes the values ±∞ (or undefined) and is refused naming the states
+(:func:`~mesabase.theory.episodic.zero_reward_classes`; Puterman 1994, §7.1).
+For a finite horizon H, backward recursion:
 V_H = v (``mdp.terminal``, 0 by default), V_t = r_{π_t} + γ P_{π_t} V_{t+1}, with
 ``policy`` (S, A) or per-step (H, S, A).
 
@@ -23,7 +27,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .checks import real_array
-from .episodic import is_episodic, policy_terminates, terminal_states
+from .episodic import is_episodic, policy_terminates, terminal_states, zero_reward_classes
 from .mdp import InvalidMDP, TabularMDP
 
 __all__ = [
@@ -125,9 +129,9 @@ def stationary_values(mdp, pi, r, x0=None) -> np.ndarray:
     I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
     if not is_episodic(mdp):
         return _linear_solve(I - mdp.gamma * P_pi, r_pi, x0)
-    terminal = terminal_states(mdp)
-    policy_terminates(mdp, P_pi, terminal)
-    keep = np.flatnonzero(~terminal)
+    # γ = 1: V = 0 on the recurrent classes (which must have zero reward), solve the rest
+    closed = zero_reward_classes(P_pi, (pi > 0) & mdp.allowed, r)
+    keep = np.flatnonzero(~closed)
     V = np.zeros(S)
     if keep.size:
         sub = (I - P_pi)[keep][:, keep]

@@ -47,7 +47,8 @@ class Solution:
       ~1e-11 on small problems with |V| ~ 100 and γ = 0.99, ~1e-3 on a chain with
       γ = 1 − 10⁻⁶ and |V| ~ 10⁶ (which is what float64 can certify there).
     * γ = 1 (episodic): Δ · max(−V)/(c − Δ) when every non-terminal reward is ≤ −c < 0
-      (Δ the residual plus rounding), else ``inf``.
+      (Δ the residual plus rounding); else, when every policy ends (after zero-reward
+      loops are collapsed), Δ · (max expected time)/η (:mod:`.solvers.total`); else ``inf``.
     * finite horizon: the rounding accumulated by backward induction.
     * ``"exact"``: 0 (rational arithmetic, verified exactly).
     * ``"incremental-pi"`` (:class:`~mesabase.theory.IncrementalCE`): as γ < 1, from Q

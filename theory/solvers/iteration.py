@@ -39,8 +39,9 @@ measured, :func:`mdp_rounding`):
    (shortest-path problems) and Δ < c, every policy whose one-step residual is below c
    is proper, its expected number of steps τ satisfies τ ≤ −V/(c − Δ), and
    ‖V − V*‖∞ ≤ Δ · max_s(−V(s)) / (c − Δ) (both sides: V* − V = N_μ*(T_μ* V − V) and
-   V^μ − V = N_μ(T_μ V − V) with N = (I − P)⁻¹ ≥ 0, N 1 = τ). Otherwise no a-posteriori
-   bound is known here and ``error_bound = inf``.
+   V^μ − V = N_μ(T_μ V − V) with N = (I − P)⁻¹ ≥ 0, N 1 = τ). Otherwise, when every
+   policy ends (e.g. reachability, or after zero-reward loops are collapsed), the bound
+   ‖T V − V‖ · max expected time of :mod:`.total`; else ``error_bound = inf``.
 5. Finite horizon: e_H = 0, e_t = E_Q(V_{t+1}) + γ ρ̄ e_{t+1} bounds |V̂_t − V*_t| and
    |Q̂_t − Q*_t|; ``error_bound = max_t e_t``.
 
@@ -61,7 +62,7 @@ import numpy as np
 
 from ..episodic import IllPosedMDP, check_episodic, is_episodic
 from ..evaluation import bellman_q, stationary_values
-from ..mdp import InvalidMDP, TabularMDP
+from ..mdp import TabularMDP
 from ..solution import Solution
 from . import kernels
 from .certificate import (
@@ -364,7 +365,9 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10, *,
     ``"pi"`` policy iteration (exact linear solves), ``"lp"`` the primal LP by HiGHS,
     ``"cvxpy"`` the occupancy-measure dual LP, ``"backward"`` backward induction (finite
     horizon), ``"exact"`` rational arithmetic (Fractions in, Fractions out). ``"auto"``
-    picks ``"backward"`` for a finite horizon, policy iteration for γ = 1, and otherwise
+    picks ``"backward"`` for a finite horizon, policy iteration for γ = 1 (with no horizon
+    every method also solves zero-reward loops — positive and negative models, e.g.
+    reachability — by the reduction of :mod:`.total`), and otherwise
     span-stopped value iteration, falling back to warm-started policy iteration only past
     a generous budget of sweeps (recorded as ``"auto:vi"`` or ``"auto:pi"``).
 
@@ -406,13 +409,7 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10, *,
     if method == "exact":
         from .exact import solve_exact
 
-        if mdp.is_masked or (mdp.horizon is not None and mdp.terminal.any()):
-            what = "action masks" if mdp.is_masked else "nonzero terminal values"
-            raise InvalidMDP(f"method 'exact' does not support {what} yet; use a float "
-                             "method (e.g. 'pi' or 'backward')")
         return solve_exact(mdp)
-    if mdp.is_masked and mdp.horizon is None:  # the copy MDP (.masked), any method
-        return solve_masked(mdp, lambda m: solve(m, method, tol))
     if mdp.horizon is not None:
         if method not in ("auto", "backward"):
             raise ValueError(
@@ -422,6 +419,17 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10, *,
         return backward_induction(mdp, tol)
     if method == "backward":
         raise ValueError("method 'backward' needs a finite horizon; this MDP has horizon=None")
+    if is_episodic(mdp):  # zero-reward loops reduced, certificate (.total)
+        from .total import solve_total
+
+        return solve_total(mdp, method, tol, solve, _solve_infinite)
+    return _solve_infinite(mdp, method, tol)
+
+
+def _solve_infinite(mdp: TabularMDP, method: str, tol: float) -> Solution:
+    """The float methods for an infinite horizon (γ = 1: a shortest-path problem as given)."""
+    if mdp.is_masked:  # the copy MDP (.masked), any method
+        return solve_masked(mdp, lambda m: _solve_infinite(m, method, tol))
     if method == "vi":
         return value_iteration(mdp, tol)
     if method == "pi":
