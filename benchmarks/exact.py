@@ -47,46 +47,11 @@ from sympy.external.gmpy import GROUND_TYPES
 from sympy.polys.matrices import DomainMatrix
 
 from mesabase.theory import TabularMDP, from_gym
+from mesabase.theory.examples import taxi_transitions
 from mesabase.theory.solvers.exact import solve_exact
 from mesabase.theory.solvers.rational import Transitions, bareiss_solve, fraction_of, solve_fmpq
 
 TARGET = 5.0  # seconds, each problem (issue 14)
-_MAP = ("+---------+", "|R: | : :G|", "| : | : : |", "| : : : : |", "| | : | : |",
-        "|Y| : |B: |", "+---------+")
-_LOCS = ((0, 0), (0, 4), (4, 0), (4, 3))
-
-
-def taxi_dict():
-    """Gymnasium's Taxi-v3 transition dict (the same as tests/test_exact_fast.py's, which
-    checks it against gymnasium): −1 a step, −10 an illegal pickup/dropoff, +20 and the
-    end of the episode for the dropoff at the destination."""
-    P = {}
-    for s in range(500):
-        rc, dest = divmod(s, 4)
-        rc, pas = divmod(rc, 5)
-        row, col = divmod(rc, 5)
-        P[s] = {}
-        for a in range(6):
-            r, c, p, rew, done = row, col, pas, -1.0, False
-            if a < 2:
-                r = min(row + 1, 4) if a == 0 else max(row - 1, 0)
-            elif a == 2 and _MAP[1 + row][2 * col + 2] == ":":
-                c = col + 1
-            elif a == 3 and _MAP[1 + row][2 * col] == ":":
-                c = col - 1
-            elif a == 4:
-                p, rew = (4, rew) if pas < 4 and (row, col) == _LOCS[pas] else (pas, -10.0)
-            elif a == 5:
-                if pas == 4 and (row, col) == _LOCS[dest]:
-                    p, rew, done = dest, 20.0, True
-                elif pas == 4 and (row, col) in _LOCS:
-                    p = _LOCS.index((row, col))
-                else:
-                    rew = -10.0
-            P[s][a] = [(1.0, ((r * 5 + c) * 5 + p) * 4 + dest, rew, done)]
-    return P
-
-
 def dense(gamma: Fraction, S=200, A=4, seed=0) -> TabularMDP:
     rng = np.random.default_rng(seed)
     W = rng.integers(0, 5, size=(S, A, S))
@@ -128,7 +93,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     load0 = os.getloadavg()[0]
     t_start = time.perf_counter()
-    problems = [(f"Taxi, γ = {g}", from_gym(taxi_dict(), gamma=g)) for g in (0.9, 0.99)]
+    problems = [(f"Taxi, γ = {g}", from_gym(taxi_transitions(), gamma=g)) for g in (0.9, 0.99)]
     problems += [(f"dense S = 200, A = 4, γ = {g}", dense(g))
                  for g in (Fraction(9, 10), Fraction(99, 100))]
     rows, verdicts = [], []

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesabase.theory import InvalidMDP, TabularMDP, from_gym, solve, to_fraction
+from mesabase.theory.examples import taxi_transitions
 from mesabase.theory.rationals import float_to_fraction
 from mesabase.theory.solvers.exact import _solve_linear, evaluate_exact, solve_exact
 from mesabase.theory.solvers.rational import bareiss_solve
@@ -237,42 +238,9 @@ def test_float_twin_gives_the_same_fractions(mdp):
     assert b.exact_input.startswith("from floats (largest change ")
 
 
-# ---- Taxi scale (measured about 2.5 s per solve; the bound allows a loaded machine) ----
-_MAP = ("+---------+", "|R: | : :G|", "| : | : : |", "| : : : : |", "| | : | : |",
-        "|Y| : |B: |", "+---------+")
-_LOCS = ((0, 0), (0, 4), (4, 0), (4, 3))
-
-
+# ---- Taxi scale (about 2.5 s per exact solve; BENCHMARKS.md) ----
 def _taxi():
-    """Gymnasium's Taxi-v3 dict (Dietterich 2000), checked below against gymnasium when it
-    is installed: state ((row·5 + col)·5 + passenger)·4 + destination; south, north, east,
-    west, pickup, dropoff; −1 a step, −10 an illegal pickup/dropoff, +20 and the end of the
-    episode for the dropoff at the destination."""
-    P = {}
-    for s in range(500):
-        rc, dest = divmod(s, 4)
-        rc, pas = divmod(rc, 5)
-        row, col = divmod(rc, 5)
-        P[s] = {}
-        for a in range(6):
-            r, c, p, rew, done = row, col, pas, -1.0, False
-            if a < 2:
-                r = min(row + 1, 4) if a == 0 else max(row - 1, 0)
-            elif a == 2 and _MAP[1 + row][2 * col + 2] == ":":
-                c = col + 1
-            elif a == 3 and _MAP[1 + row][2 * col] == ":":
-                c = col - 1
-            elif a == 4:
-                p, rew = (4, rew) if pas < 4 and (row, col) == _LOCS[pas] else (pas, -10.0)
-            elif a == 5:
-                if pas == 4 and (row, col) == _LOCS[dest]:
-                    p, rew, done = dest, 20.0, True
-                elif pas == 4 and (row, col) in _LOCS:
-                    p = _LOCS.index((row, col))
-                else:
-                    rew = -10.0
-            P[s][a] = [(1.0, ((r * 5 + c) * 5 + p) * 4 + dest, rew, done)]
-    return P
+    return taxi_transitions()
 
 
 def test_taxi_dict_is_gymnasiums():

@@ -26,6 +26,7 @@ __all__ = [
     "secretary_state",
     "puterman_two_state",
     "chain_mdp",
+    "taxi_transitions",
 ]
 
 #: Action order of the gridworlds: 0 = north (row − 1), 1 = south (row + 1),
@@ -267,3 +268,51 @@ def chain_mdp(n: int, gamma=0.9) -> TabularMDP:
     mu0[:] = num(0)
     mu0[0] = num(1)
     return TabularMDP(P, R, gamma=gamma, mu0=mu0)
+
+
+_TAXI_MAP = ("+---------+", "|R: | : :G|", "| : | : : |", "| : : : : |", "| | : | : |",
+             "|Y| : |B: |", "+---------+")
+_TAXI_LOCS = ((0, 0), (0, 4), (4, 0), (4, 3))
+
+
+def taxi_transitions() -> dict:
+    """Gymnasium's Taxi-v3 transition dict ``P[s][a] = [(prob, s', reward, done)]``
+    (T. G. Dietterich, "Hierarchical reinforcement learning with the MAXQ value function
+    decomposition", JAIR 13, 2000), built without Gymnasium; pass it to
+    :func:`~mesabase.theory.from_gym`. 500 states ((row·5 + col)·5 + passenger)·4 +
+    destination; actions south, north, east, west, pickup, dropoff; −1 a step, −10 an
+    illegal pickup or dropoff, +20 and the end of the episode for the dropoff at the
+    destination. Deterministic. (tests/test_exact_fast.py checks it against Gymnasium when
+    Gymnasium is installed.)
+
+    Example:
+      >>> P = taxi_transitions()
+      >>> len(P), len(P[0]), P[0][5]
+      (500, 6, [(1.0, 0, -10.0, False)])
+    """
+    P = {}
+    for s in range(500):
+        rc, dest = divmod(s, 4)
+        rc, pas = divmod(rc, 5)
+        row, col = divmod(rc, 5)
+        P[s] = {}
+        for a in range(6):
+            r, c, p, rew, done = row, col, pas, -1.0, False
+            if a < 2:
+                r = min(row + 1, 4) if a == 0 else max(row - 1, 0)
+            elif a == 2 and _TAXI_MAP[1 + row][2 * col + 2] == ":":
+                c = col + 1
+            elif a == 3 and _TAXI_MAP[1 + row][2 * col] == ":":
+                c = col - 1
+            elif a == 4:
+                here = (row, col)
+                p, rew = (4, rew) if pas < 4 and here == _TAXI_LOCS[pas] else (pas, -10.0)
+            elif a == 5:
+                if pas == 4 and (row, col) == _TAXI_LOCS[dest]:
+                    p, rew, done = dest, 20.0, True
+                elif pas == 4 and (row, col) in _TAXI_LOCS:
+                    p = _TAXI_LOCS.index((row, col))
+                else:
+                    rew = -10.0
+            P[s][a] = [(1.0, ((r * 5 + c) * 5 + p) * 4 + dest, rew, done)]
+    return P
