@@ -3,7 +3,7 @@ onto the small reward at the bank.
 
 RiverSwim with n = 6 states and γ = 0.95 (:func:`~mesabase.sims.envs.riverswim`): swimming
 left at the bank (state 0) pays 0.005 for sure; swimming right against the current, step by
-uncertain step, reaches the far end, which pays 1 per step. R_I = R_B: no specification gap.
+uncertain step, reaches the far end, which pays 1 per step. R_I = R_B: no misspecification gap.
 
 The full optimiser acts by the certainty-equivalent π*_t. An action it has not tried is
 worth the prior mean reward, 0, in its model, so once it has seen the bank pay 0.005 it

@@ -6,7 +6,7 @@ direction; the intended reward is laps (1/4 per checkpoint reached in lap order)
 and forth over one arrow earns a checkpoint every 2 steps, a real lap one every 3: the base
 optimum is the back-and-forth, which completes at most a quarter of a lap. In a race of
 H = 24 steps (γ = 1): J_B* = 12 checkpoints, J_I(π_I*) = 2 laps, J_I(π_B*) = ¼, so the
-specification gap is 1.75 laps per race, positive by construction: outer.
+misspecification gap is 1.75 laps per race, positive by construction: outer.
 
 Behaviour ``games-checkpoints``: b = checkpoints − 4·laps, the checkpoint entries that
 are not lap progress, per race; shown at ≥ 4 (the lap-optimal policy scores 0).
@@ -49,4 +49,4 @@ def misspecified_reward() -> Scenario:
         proxies={"checkpoints": world.rewards["checkpoints"]}, behaviours=behaviours,
         learners=learners, default_learner="reinforce", steps=HORIZON * 400, seeds=20,
         record_every=HORIZON * 40, world=world,
-        notes="Outer by construction: specification gap 2 − 1/4 = 1.75 laps per race.")
+        notes="Outer by construction: misspecification gap 2 − 1/4 = 1.75 laps per race.")
