@@ -47,6 +47,7 @@ al., arXiv:1906.01820 (2019).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -169,15 +170,19 @@ class Attribution:
         """The gaps at the final recorded step, one row per seed."""
         return self.gaps[self.gaps.step == self.gaps.step.max()]
 
+    @cached_property
+    def _verdict(self) -> tuple[str, str]:
+        return scenario_verdict(self.verdicts, self.final)
+
     @property
     def scenario_verdict(self) -> str:
         """"outer" | "inner" | "mixed" | "none" for the scenario (:func:`scenario_verdict`)."""
-        return scenario_verdict(self.verdicts, self.final)[0]
+        return self._verdict[0]
 
     @property
     def verdict_reason(self) -> str:
         """One sentence with the numbers that decide :attr:`scenario_verdict`."""
-        return scenario_verdict(self.verdicts, self.final)[1]
+        return self._verdict[1]
 
     def summary(self) -> str:
         """A short text quoting the numbers: the four gaps at the final step (seed means with
@@ -215,7 +220,7 @@ class Attribution:
             kind = "intended" if row.intended else "unintended"
             lines.append(f"  behaviour {row.behaviour!r} ({kind}, shown when ≥ "
                          f"{row.threshold:.4g}): {', '.join(parts)} → {row.verdict}")
-        verdict_, reason = scenario_verdict(self.verdicts, f)
+        verdict_, reason = self._verdict
         lines.append(f"  verdict: {verdict_} — {reason}")
         return "\n".join(lines)
 
