@@ -28,6 +28,7 @@ LAYERS = {
     # mesabase.theory: the MDP and what every computation shares, then solvers/, then what
     # is built on solving (bandits/, history/), then attribution/.
     "mesabase.theory.checks": 0, "mesabase.theory.rationals": 0.5,
+    "mesabase.theory.rowcheck": 0.6,
     "mesabase.theory.mdp": 1, "mesabase.theory.solution": 2,
     "mesabase.theory.episodic": 3, "mesabase.theory.evaluation": 4,
     "mesabase.theory.examples": 5, "mesabase.theory.convert": 5.1,

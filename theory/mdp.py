@@ -38,6 +38,9 @@ import scipy.sparse as sp
 
 from .checks import action_mask, real_array, terminal_values
 from .rationals import FLOAT_RULE, exact_row_sums, float_to_fraction, fractions_of_floats
+from .rowcheck import keep as _keep
+from .rowcheck import ours as _ours
+from .rowcheck import row_sums_min
 
 __all__ = ["InvalidMDP", "TabularMDP", "ROW_SUM_ATOL", "to_fraction"]
 
@@ -102,13 +105,21 @@ def check_finite(name: str, a: np.ndarray) -> None:
         raise InvalidMDP(f"{_idx(name, i)} = {float(a[i])} is not finite")
 
 
-def check_distribution(name: str, a: np.ndarray, leading: str) -> None:
+def check_distribution(name: str, a: np.ndarray, leading: str, stats=None) -> None:
     """a[..., :] rows on the simplex; `leading` names the indices of a row.
 
-    Two passes over ``a`` when it is valid (row sums, global minimum; a NaN or inf makes
-    one of them non-finite); the offending index is searched for only on failure."""
-    sums = a.sum(axis=-1)
-    lo = a.min() if a.size else 0.0
+    One pass over ``a`` when it is valid (row sums and the global minimum, fused for large
+    arrays: :func:`~mesabase.theory.rowcheck.row_sums_min`; a NaN or inf makes a row sum
+    non-finite); the offending index is searched for only on failure. ``stats``: the
+    ``(sums, min)`` of ``a`` when the caller already has them (e.g. from copying ``a``)."""
+    if stats is None:
+        if a.ndim >= 2 and a.size:
+            sums, lo = row_sums_min(a.reshape(-1, a.shape[-1]))
+            sums = sums.reshape(a.shape[:-1])
+        else:
+            sums, lo = a.sum(axis=-1), (a.min() if a.size else 0.0)
+    else:
+        sums, lo = stats
     if not (np.isfinite(sums).all() and np.isfinite(lo)):
         check_finite(name, a)
     if lo < 0:
@@ -181,6 +192,13 @@ class TabularMDP:
       mu0: initial distribution, shape (S,); uniform by default.
       allowed: bool (S, A) action mask (default all True; R = −inf also disallows).
       terminal: finite v (S,), with a horizon only: V_H = v (default 0; kept exactly).
+      copy: True (default): the MDP keeps its own copy of a dense P, so changing the
+        caller's array afterwards changes nothing here. False: a float64, C-ordered P is
+        kept as a read-only *view* of the caller's array, without copying (the copy of a
+        512 MiB P costs 60–100 ms, more than solving it): the caller promises not to
+        modify that array while the MDP is in use — its validation and every
+        certificate assume it is unchanged. (Other dtypes and layouts are converted,
+        which copies anyway; R, μ0, a sparse P and exact input are always copied.)
 
     Raises:
       InvalidMDP: naming the offending axis, index and value.
@@ -199,7 +217,8 @@ class TabularMDP:
         "_allowed", "_masked", "_terminal", "_terminal_exact",
     )
 
-    def __init__(self, P, R, *, gamma, horizon=None, mu0=None, allowed=None, terminal=None):
+    def __init__(self, P, R, *, gamma, horizon=None, mu0=None, allowed=None, terminal=None,
+                 copy=True):
         gamma_f, horizon = check_gamma_horizon(gamma, horizon)
         exact = False
         if sp.issparse(P):
@@ -255,14 +274,32 @@ class TabularMDP:
                     f"P axis 2 (next state s') has length {S2} but axis 0 (state s) has "
                     f"length {S}; P must have shape (S, A, S)"
                 )
-            check_distribution("P", Pf, "each P[s, a, :] must be a distribution over s'")
+            # Our own C-order copy, validated in the same pass — unless the conversion to
+            # float64 already made one, P is another MDP's (frozen, ours), or the caller
+            # lets us keep theirs (copy=False, a read-only view; their flags untouched).
+            fresh = isinstance(P, (list, tuple)) or not np.may_share_memory(Pf, P_in)
+            if not Pf.flags.c_contiguous:
+                Pf, fresh = np.ascontiguousarray(Pf), True
+            rows = Pf.reshape(S * A, S)
+            if fresh and Pf.base is None:
+                stats = row_sums_min(rows)
+                _keep(Pf)
+            elif _ours(Pf) or not copy:
+                stats = row_sums_min(rows)
+                Pf = Pf.view()
+            else:
+                mine = np.empty((S * A, S))
+                stats = row_sums_min(rows, out=mine)
+                _keep(mine)
+                Pf = mine.reshape(S, A, S)
+            stats = (stats[0].reshape(S, A), stats[1])
+            check_distribution("P", Pf, "each P[s, a, :] must be a distribution over s'", stats)
             self._P_exact = None
             if exact:
                 Pe = _as_exact(P_in)
                 _check_exact_rows("P", Pe)
                 Pe.setflags(write=False)
                 self._P_exact = Pe
-            Pf = np.array(Pf, dtype=np.float64, order="C")  # our own copy
             Pf.setflags(write=False)
             self._P = Pf
             self._Pm = Pf.reshape(S * A, S)
@@ -279,7 +316,8 @@ class TabularMDP:
             raise InvalidMDP(f"R axis 1 (action a) has length {Rf.shape[1]} but P has {A} actions")
         mask = action_mask(allowed, Rf, error=InvalidMDP)
         self._allowed, self._masked = mask, not mask.all()
-        Rf = np.where(mask, Rf, 0.0)  # the placeholder 0 at disallowed pairs
+        # our own copy, with the placeholder 0 at disallowed pairs
+        Rf = np.where(mask, Rf, 0.0) if self._masked else np.array(Rf)
         Rf.setflags(write=False)
         self._R = Rf
         self._R_exact = None

@@ -1,0 +1,146 @@
+"""One pass over the rows of P: their sums and the smallest entry, optionally copying; and
+the registry of the P arrays that TabularMDPs own (:func:`keep`, :func:`ours`).
+
+Validating a dense P (rows on the simplex) needs the S·A row sums and min P; a naive
+numpy check reads P twice (``P.sum(axis=-1)``, then ``P.min()``), and keeping a private
+copy reads it a third time. For P beyond the caches (S = 2000, A = 16 is 512 MiB) every
+read costs as much as a Bellman pass, so :func:`row_sums_min` does all of it in one pass:
+
+* with numba installed (the ``fast`` extra), one compiled loop reads each row once,
+  writing the copy (if asked) and accumulating the row sum and the minimum as it goes;
+* without numba, blocks of rows small enough to stay in the L2 cache are copied and then
+  summed and minimised while they are cache-resident (one pass over main memory).
+
+Measured on the benchmark machine (2-core EPYC, S = 2000, A = 16, float64): two numpy
+passes 37 ms, blocks 29 ms, compiled 18 ms (one read at ≈ 28 GB/s); with a copy,
+``np.array`` and then the two passes 113–118 ms, blocks 81 ms, compiled 83 ms (fresh memory
+must be faulted in: 60 ms of the copy is the kernel zeroing 512 MiB of new pages). Below
+:data:`FUSED_SIZE` entries the plain numpy
+calls are used (no import of numba for small models).
+
+The sums are exactly numpy's in the sense that matters: each is a floating-point sum of
+the row, within γ_n Σ|p| of the exact sum in any order (Higham 2002, §3.1), which is all
+the validation tolerance and the certificate's row-sum bounds assume.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+__all__ = ["row_sums_min", "FUSED_SIZE", "keep", "ours"]
+
+#: P with at least this many entries is checked (and copied) in one fused pass.
+FUSED_SIZE = 1 << 15
+#: Bytes per block of rows in the numpy fallback (well inside a 512 KiB L2).
+_BLOCK_BYTES = 1 << 18
+
+_kernel = None  # None: not tried; False: numba missing
+
+
+def _build():
+    import numba
+
+    opts = dict(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+
+    # Σ min(x, 0) rather than min x: a sum vectorises (reassociated), a running min with
+    # NaN semantics does not (2.4x slower measured). It is < 0 iff an entry is negative
+    # (a sum of non-positive numbers is 0 only if all are ±0). Two loops, not one with a
+    # flag: a branch in the inner loop stops it vectorising (2.5x slower measured).
+    @numba.njit(**opts)
+    def sums_min(src, sums):  # pragma: no cover (compiled)
+        rows, n = src.shape
+        neg = 0.0
+        for i in range(rows):
+            acc = 0.0
+            ng = 0.0
+            for j in range(n):
+                x = src[i, j]
+                acc += x
+                ng += min(x, 0.0)
+            sums[i] = acc
+            neg += ng
+        return neg
+
+    @numba.njit(**opts)
+    def copy_sums_min(src, dst, sums):  # pragma: no cover (compiled)
+        rows, n = src.shape
+        neg = 0.0
+        for i in range(rows):
+            acc = 0.0
+            ng = 0.0
+            for j in range(n):
+                x = src[i, j]
+                dst[i, j] = x
+                acc += x
+                ng += min(x, 0.0)
+            sums[i] = acc
+            neg += ng
+        return neg
+
+    return sums_min, copy_sums_min
+
+
+def _compiled():
+    global _kernel
+    if _kernel is None:
+        try:
+            _kernel = _build()
+        except ImportError:
+            _kernel = False
+    return _kernel
+
+
+def row_sums_min(M: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """``(sums, lo)`` for a 2-d float64 ``M`` (rows × n): ``sums[i]`` = Σ_j M[i, j] (rounded)
+    and ``lo``, a number that is negative iff some entry of M is (min M, or with the
+    compiled pass the sum of the negative entries). A NaN or ±inf entry makes its row sum
+    non-finite (the caller then searches for it). With ``out`` (same shape, float64,
+    C-contiguous) the rows are also copied into ``out`` in the same pass."""
+    rows, n = M.shape
+    if M.size < FUSED_SIZE or rows == 0:
+        if out is not None:
+            np.copyto(out, M)
+            M = out
+        return M.sum(axis=1), (float(M.min()) if M.size else 0.0)
+    sums = np.empty(rows)
+    kern = _compiled()
+    if kern:
+        lo = kern[0](M, sums) if out is None else kern[1](M, out, sums)
+        return sums, float(lo)
+    step = max(1, _BLOCK_BYTES // (8 * n))
+    lo = np.inf
+    for i in range(0, rows, step):
+        blk = M[i:i + step]
+        if out is not None:
+            dst = out[i:i + step]
+            np.copyto(dst, blk)
+            blk = dst
+        np.sum(blk, axis=1, out=sums[i:i + step])
+        lo = min(lo, float(blk.min()))
+    return sums, lo
+
+
+#: The arrays of P that TabularMDPs own (id → array, dropped when the array is freed):
+#: read-only from birth and never handed out writable, so another MDP may share them.
+_OWNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def keep(a: np.ndarray) -> None:
+    """Make ``a`` (an array no one else holds) read-only and record it as an MDP's own."""
+    a.setflags(write=False)
+    _OWNED[id(a)] = a
+
+
+def ours(a: np.ndarray) -> bool:
+    """True when ``a`` is a read-only view (at any depth) of an array recorded by
+    :func:`keep` — e.g. another TabularMDP's P — so sharing it is as safe as a copy. A
+    caller's read-only array does not qualify: its owner could make it writable again."""
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        if a.base is None:
+            return _OWNED.get(id(a)) is a
+        a = a.base
+    return False
