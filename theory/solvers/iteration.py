@@ -61,7 +61,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..episodic import IllPosedMDP, check_episodic, is_episodic
-from ..evaluation import bellman_q, stationary_values
+from ..evaluation import bellman_q, row_max, stationary_values
 from ..mdp import TabularMDP
 from ..solution import Solution
 from . import kernels
@@ -85,6 +85,7 @@ from .certificate import (
 )
 from .certificate import UNIT_ROUNDOFF as _U
 from .masked import solve_masked
+from .pi_start import PI_FIRST_RATIO, greedy_start, pi_first
 
 __all__ = ["solve", "value_iteration", "policy_iteration", "backward_induction", "METHODS",
            # the certificate's building blocks, for solvers elsewhere (incremental, objectives)
@@ -151,7 +152,7 @@ def _vi_run(mdp: TabularMDP, V, tol: float, max_sweeps: int, rd: Rounding | None
                 buf[:] = Pm @ V
             buf *= g
             Q += R
-        TV = Q.max(axis=1)
+        TV = row_max(Q)
         d = TV - V
         lo, hi = float(d.min()), float(d.max())
         span = hi - lo
@@ -248,7 +249,7 @@ def policy_iteration(mdp: TabularMDP, tol: float = 1e-10, actions0=None,
     elif is_episodic(mdp):
         pi_a = check_episodic(mdp)[1]
     else:
-        pi_a = np.argmax(mdp.R, axis=1)
+        pi_a = greedy_start(mdp)
     if is_episodic(mdp):
         check_episodic(mdp)
     rd = mdp_rounding(mdp)
@@ -315,9 +316,14 @@ def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
     S, A = mdp.n_states, mdp.n_actions
     rd = mdp_rounding(mdp)
     V0, k0 = np.zeros(S), 0
+    if not mdp.is_sparse and S <= PI_FIRST_RATIO * A:
+        sol, V0, k0 = pi_first(mdp, tol, rd)
+        if sol is not None:
+            return sol
     size = S * S * A
     compiled = size <= kernels.SMALL_SIZE and kernels.available()
-    if not mdp.is_sparse and size >= MPI_MIN_SIZE and A >= MPI_MIN_ACTIONS and not compiled:
+    if (not mdp.is_sparse and size >= MPI_MIN_SIZE and A >= MPI_MIN_ACTIONS and not compiled
+            and not k0):
         V, Q, _, k0, bound, ok, qerr = mpi_with_rounding(
             mdp, tol, max_passes=MPI_PASSES, eval_budget=MPI_EVAL_BUDGET, rd=rd)
         if ok:

@@ -45,6 +45,7 @@ import threading
 
 import numpy as np
 
+from ..evaluation import row_max
 from ..mdp import TabularMDP
 from .certificate import UNIT_ROUNDOFF as _U
 
@@ -78,8 +79,12 @@ def _evaluate_partial(P_pi, r_pi, W, g, eps, budget):
     c = g / (1.0 - g)
     buf = np.empty_like(W)
     lo = hi = 0.0
+    dense = isinstance(P_pi, np.ndarray)
     for j in range(1, budget + 1):
-        np.dot(P_pi, W, out=buf)
+        if dense:
+            np.dot(P_pi, W, out=buf)
+        else:
+            buf[:] = P_pi @ W
         buf *= g
         buf += r_pi
         W, buf = buf, W
@@ -92,7 +97,8 @@ def _evaluate_partial(P_pi, r_pi, W, g, eps, budget):
 
 def modified_policy_iteration(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
                               eval_budget: int = 100, tie_rtol: float = 0.0):
-    """Modified policy iteration for a dense, discounted (γ < 1) ``mdp`` (module docstring).
+    """Modified policy iteration for a discounted (γ < 1) ``mdp``, dense or sparse (module
+    docstring; for a sparse P, P_π is the CSR matrix of the policy's S rows).
 
     Returns ``(V, Q, actions, passes, bound, converged)``: ``bound`` = span(d)/(2(1 − γ))
     of the last full pass, the algorithmic part of the error (the certificate of
@@ -124,8 +130,7 @@ def mpi_with_rounding(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
     g = mdp.gamma
     if not 0.0 < g < 1.0:
         raise ValueError(f"modified policy iteration needs 0 < gamma < 1; got {g}")
-    if mdp.is_sparse:
-        raise ValueError("modified policy iteration here is for dense P; use value iteration")
+    sparse = mdp.is_sparse
     rd = mdp_rounding(mdp) if rd is None else rd
     fa, fb = rd.floor()
     Pm, R = mdp.P_matrix, mdp.R
@@ -137,7 +142,7 @@ def mpi_with_rounding(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
     V = np.zeros(S)
     TV = R[rows, actions].copy()  # T_π V for V = 0
     changed = True
-    P_pi = _scratch(S)
+    P_pi = None if sparse else _scratch(S)
     r_pi = None
     Qbuf = np.empty(S * A)
     Q = Qbuf.reshape(S, A)
@@ -148,13 +153,19 @@ def mpi_with_rounding(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
 
     for k in range(1, max_passes + 1):
         if changed:
-            np.take(Pm, rows * A + actions, axis=0, out=P_pi, mode="clip")
+            if sparse:  # the S rows of the CSR matrix: a CSR P_π
+                P_pi = Pm[rows * A + actions]
+            else:
+                np.take(Pm, rows * A + actions, axis=0, out=P_pi, mode="clip")
             r_pi = R[rows, actions]
         V, _ = _evaluate_partial(P_pi, r_pi, TV, g, eps, eval_budget)
-        np.dot(Pm, V, out=Qbuf)
+        if sparse:
+            Qbuf[:] = Pm @ V
+        else:
+            np.dot(Pm, V, out=Qbuf)
         Qbuf *= g
         Q += R
-        TV = Q.max(axis=1)
+        TV = row_max(Q)
         d = TV - V
         lo, hi = float(d.min()), float(d.max())
         span = hi - lo
