@@ -22,7 +22,9 @@ import dataclasses
 import numpy as np
 
 from ..mdp import InvalidMDP, TabularMDP, check_distribution, check_finite, check_gamma_horizon
+from ..rowcheck import row_sums_min
 from ..solution import Solution
+from .batch_pi import batch_policy_iteration, max_last, q_values
 from .certificate import SAFETY_FACTOR as _SAFE
 from .certificate import UNIT_ROUNDOFF as _U
 from .certificate import (
@@ -50,6 +52,10 @@ class MDPBatch:
       mu0: (S,) shared or (N, S) per model; uniform by default.
       allowed: bool (S, A) shared or (N, S, A) per model, all True by default; R = −inf
         also marks a pair as not allowed. Stored R is 0 at disallowed pairs.
+
+    P is copied (the batch owns a read-only C-order copy) and validated in the same pass
+    over the input (:func:`~mesabase.theory.rowcheck.row_sums_min`: row sums and min P);
+    P's rules and messages are :class:`~mesabase.theory.TabularMDP`'s.
     """
 
     __slots__ = ("P", "R", "gamma", "horizon", "mu0", "allowed", "is_masked")
@@ -59,44 +65,63 @@ class MDPBatch:
         if horizon is None and gamma >= 1.0:
             raise InvalidMDP("MDPBatch needs gamma < 1 or a finite horizon (episodic gamma = 1 "
                              "problems are solved one at a time with solve())")
-        P = np.array(P, dtype=np.float64)
-        if P.ndim != 4:
-            raise InvalidMDP(f"batched P must have rank 4, axes (n, s, a, s'); got shape {P.shape}")
-        N, S, A, S2 = P.shape
+        src = np.asarray(P, dtype=np.float64)
+        if src.ndim != 4:
+            raise InvalidMDP("batched P must have rank 4, axes (n, s, a, s'); got shape "
+                             f"{src.shape}")
+        N, S, A, S2 = src.shape
         if min(N, S, A) == 0:
-            raise InvalidMDP(f"batched P needs N, S, A >= 1; got shape {P.shape}")
+            raise InvalidMDP(f"batched P needs N, S, A >= 1; got shape {src.shape}")
         if S2 != S:
             raise InvalidMDP(f"P axis 3 (next state s') has length {S2} but axis 1 (state s) "
                              f"has length {S}")
-        check_distribution("P", P, "each P[n, s, a, :] must be a distribution over s'")
+        # our own C-order copy, its row sums and min P in one pass over the input
+        P = np.empty((N, S, A, S))
+        sums, lo = row_sums_min(src.reshape(-1, S), out=P.reshape(-1, S))
+        check_distribution("P", P, "each P[n, s, a, :] must be a distribution over s'",
+                           (sums.reshape(N, S, A), lo))
         R = np.array(np.broadcast_to(np.asarray(R, dtype=np.float64), (N, S, A))
                      if np.ndim(R) == 2 else R, dtype=np.float64)
         if R.shape != (N, S, A):
             raise InvalidMDP(f"batched R must have shape ({N}, {S}, {A}) or ({S}, {A}); "
                              f"got {R.shape}")
-        bad = np.isnan(R) | (R == np.inf)
-        if bad.any():
-            check_finite("R", np.where(bad, R, 0.0))
+        finite = bool(np.isfinite(R).all())
+        if not finite:
+            bad = np.isnan(R) | (R == np.inf)
+            if bad.any():
+                check_finite("R", np.where(bad, R, 0.0))
         mask = np.ones((N, S, A), dtype=bool) if allowed is None else np.asarray(allowed)
         if mask.dtype != bool or mask.shape not in ((S, A), (N, S, A)):
             raise InvalidMDP(f"allowed must be a boolean array of shape ({S}, {A}) or "
                              f"({N}, {S}, {A}); got {mask.dtype} {mask.shape}")
-        mask = np.broadcast_to(mask, (N, S, A)) & (R != -np.inf)
-        empty = ~mask.any(axis=2)
-        if empty.any():
-            n, s = (int(i) for i in np.argwhere(empty)[0])
-            raise InvalidMDP(f"model {n}: state {s} has no allowed action (allowed[{n}, {s}, :]"
-                             f" is all False or R[{n}, {s}, :] is all -inf)")
-        R = np.where(mask, R, 0.0)
+        if allowed is not None or not finite:
+            mask = np.broadcast_to(mask, (N, S, A)) & (R != -np.inf)
+            empty = ~mask.any(axis=2)
+            if empty.any():
+                n, s = (int(i) for i in np.argwhere(empty)[0])
+                raise InvalidMDP(f"model {n}: state {s} has no allowed action (allowed[{n}, "
+                                 f"{s}, :] is all False or R[{n}, {s}, :] is all -inf)")
+            R[~mask] = 0.0
         if mu0 is None:
             mu0 = np.full((N, S), 1.0 / S)
         else:
             mu0 = np.array(np.broadcast_to(np.asarray(mu0, dtype=np.float64), (N, S)))
             check_distribution("mu0", mu0, "mu0 must be a distribution over states")
+        self._set(P, R, gamma, horizon, mu0, mask)
+
+    def _set(self, P, R, gamma, horizon, mu0, mask) -> None:
         for a in (P, R, mu0, mask):
             a.setflags(write=False)
         self.P, self.R, self.gamma, self.horizon, self.mu0 = P, R, gamma, horizon, mu0
         self.allowed, self.is_masked = mask, not mask.all()
+
+    @classmethod
+    def _validated(cls, P, R, gamma, horizon, mu0) -> MDPBatch:
+        """A batch of arrays that are already valid (e.g. rows of a validated batch: the
+        copy MDPs of a masked one), owned by the new batch: not checked again."""
+        out = cls.__new__(cls)
+        out._set(P, R, gamma, horizon, mu0, np.ones(R.shape, dtype=bool))
+        return out
 
     def __len__(self) -> int:
         return self.P.shape[0]
@@ -128,24 +153,9 @@ class MDPBatch:
         return f"MDPBatch(N={N}, S={S}, A={A}, gamma={self.gamma:g}{h})"
 
 
-def _q(batch: MDPBatch, V: np.ndarray, idx=slice(None)) -> np.ndarray:
+def _q(batch: MDPBatch, V: np.ndarray) -> np.ndarray:
     """Q[n, s, a] = R[n, s, a] + γ Σ_s' P[n, s, a, s'] V[n, s'] (batched matmul)."""
-    P = batch.P[idx]
-    N, S, A, _ = P.shape
-    PV = np.matmul(P.reshape(N, S * A, S), V[:, :, None]).reshape(N, S, A)
-    return batch.R[idx] + batch.gamma * PV
-
-
-def _evaluate_actions(batch: MDPBatch, actions: np.ndarray, idx) -> np.ndarray:
-    """V^π for deterministic policies actions[n, s]: solve (I − γ P_π) V = r_π per model."""
-    N, S, A, _ = batch.P.shape
-    n = np.arange(N)[idx] if not isinstance(idx, np.ndarray) else idx
-    flat = ((n[:, None] * S + np.arange(S)[None, :]) * A + actions).ravel()
-    P_pi = batch.P.reshape(N * S * A, S).take(flat, axis=0).reshape(n.size, S, S)
-    r_pi = batch.R.reshape(-1).take(flat).reshape(n.size, S)
-    M = -batch.gamma * P_pi
-    M[:, np.arange(S), np.arange(S)] += 1.0
-    return np.linalg.solve(M, r_pi[:, :, None])[:, :, 0]
+    return q_values(batch.P, batch.R, batch.gamma, V)
 
 
 def _rounding_batch(batch: MDPBatch) -> Rounding:
@@ -162,53 +172,22 @@ def _finish_batch(batch: MDPBatch, rd: Rounding, V, Q, tol, method, k, actions) 
     computed afresh from V; ``residual``, ``error_bound`` and the set's width are the
     batch maxima."""
     qerr = rd.q_error(inf_norm(V, axis=1))  # (N,)
-    res = np.abs(Q.max(axis=2) - V).max(axis=1)
+    best = max_last(Q)
+    res = np.abs(best - V).max(axis=1)
     bound = discounted_bound(rd, res, qerr)
     eps = qerr + rd.gamma * rd.rho * np.where(np.isfinite(bound), bound, 0.0)
     return make_solution(V, Q, tol, method, k, float(res.max()), float(np.max(bound)),
-                     float(np.max(eps)), actions)
+                         float(np.max(eps)), actions, best=best[..., None])
 
 
 def _pi(batch: MDPBatch, tol: float, actions0, max_iterations: int = 10_000) -> Solution:
-    """Batched policy iteration; ties as in :func:`~mesabase.theory.policy_iteration`:
-    within 2·E_Q of the model (the rounding bound of its Q̂), with a stop on a revisited
-    policy."""
-    N, S, A = batch.R.shape
-    if actions0 is None:
-        actions = np.argmax(batch.R, axis=2)
-    else:
-        actions = np.array(actions0, dtype=np.intp)
-        if actions.shape != (N, S) or (actions < 0).any() or (actions >= A).any():
-            raise ValueError(f"actions0 must have shape ({N}, {S}) with entries in [0, {A})")
+    """Batched policy iteration (:mod:`.batch_pi`); ties as in
+    :func:`~mesabase.theory.policy_iteration`: within 2·E_Q of the model (the rounding
+    bound of its Q̂), with a stop on a revisited policy."""
     rd = _rounding_batch(batch)
-    V = np.empty((N, S))
-    Q = np.empty((N, S, A))
-    active = np.arange(N)
-    states = np.arange(S)[None, :]
-    seen = [set() for _ in range(N)]
-    for k in range(1, max_iterations + 1):
-        V[active] = _evaluate_actions(batch, actions[active], active)
-        Q[active] = _q(batch, V[active], active)
-        Qa = Q[active]
-        best = Qa.argmax(axis=2)
-        cur = Qa[np.arange(active.size)[:, None], states, actions[active]]
-        theta = 2.0 * (_U * rd.R_norm[active] + rd.gamma * rd.rho
-                       * inf_norm(V[active], axis=1) * rd.k) * _SAFE
-        better = Qa.max(axis=2) > cur + theta[:, None]
-        changed = better.any(axis=1)
-        new = np.where(better, best, actions[active])
-        cycled = np.zeros(active.size, dtype=bool)
-        for i in np.flatnonzero(changed):
-            n = active[i]
-            seen[n].add(actions[n].tobytes())
-            if new[i].tobytes() in seen[n]:  # rounding-level cycle: stop with greedy actions
-                cycled[i] = True
-                new[i] = best[i]
-        actions[active] = new
-        active = active[changed & ~cycled]
-        if active.size == 0:
-            return _finish_batch(batch, rd, V, Q, tol, "pi", k, actions)
-    raise RuntimeError(f"batched policy iteration did not converge in {max_iterations} iterations")
+    V, Q, k, actions = batch_policy_iteration(batch.P, batch.R, batch.gamma, rd, actions0,
+                                              max_iterations)
+    return _finish_batch(batch, rd, V, Q, tol, "pi", k, actions)
 
 
 def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
@@ -218,7 +197,7 @@ def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
     g = batch.gamma
     rd = _rounding_batch(batch)
     if g == 0.0:
-        V = batch.R.max(axis=2)
+        V = max_last(batch.R)
         Q = _q(batch, V)
         return _finish_batch(batch, rd, V, Q, tol, "vi", 1, Q.argmax(axis=2))
     c = g / (1.0 - g)
@@ -228,22 +207,26 @@ def _vi(batch: MDPBatch, tol: float, max_sweeps: int = 1_000_000) -> Solution:
     out = np.empty((N, S))
     prev = np.full(N, np.inf)
     active = np.arange(N)
+    Pa, Ra = batch.P, batch.R  # the active models' arrays (taken anew when some stop)
     for k in range(1, max_sweeps + 1):
-        V_new = _q(batch, V[active], active).max(axis=2)
-        d = V_new - V[active]
+        Va = V[active]
+        V_new = max_last(q_values(Pa, Ra, g, Va))
+        d = V_new - Va
         lo, hi = d.min(axis=1), d.max(axis=1)
         span = hi - lo
         bound = c * span / 2.0
-        floor = (2.0 * (fa[active] + fb * inf_norm(V[active], axis=1))
+        floor = (2.0 * (fa[active] + fb * inf_norm(Va, axis=1))
                  + 4.0 * _U * np.maximum(np.abs(hi), np.abs(lo)))
         done = (bound <= tol) | ((span <= floor) & (span >= prev[active]))
         prev[active] = span
         V[active] = V_new
-        out[active[done]] = V_new[done] + (c * (hi + lo) / 2.0)[done, None]
-        active = active[~done]
-        if active.size == 0:
-            Q = _q(batch, out)
-            return _finish_batch(batch, rd, out, Q, tol, "vi", k, Q.argmax(axis=2))
+        if done.any():
+            out[active[done]] = V_new[done] + (c * (hi + lo) / 2.0)[done, None]
+            active = active[~done]
+            if active.size == 0:
+                Q = _q(batch, out)
+                return _finish_batch(batch, rd, out, Q, tol, "vi", k, Q.argmax(axis=2))
+            Pa, Ra = batch.P.take(active, axis=0), batch.R.take(active, axis=0)
     raise RuntimeError(f"batched value iteration did not reach tol={tol:g} in {max_sweeps} sweeps")
 
 
@@ -256,7 +239,7 @@ def _backward(batch: MDPBatch, tol: float) -> Solution:
         Q[:, t] = _q(batch, V[:, t + 1])
         if batch.is_masked:
             Q[:, t][~batch.allowed] = -np.inf
-        V[:, t] = Q[:, t].max(axis=2)
+        V[:, t] = max_last(Q[:, t])
     rd = _rounding_batch(batch)
     rd_t = dataclasses.replace(rd, R_norm=np.asarray(rd.R_norm)[:, None])  # per model
     bound = backward_bound(rd_t, V)
@@ -267,9 +250,10 @@ def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,
                 actions0=None) -> Solution:
     """Solve every MDP of ``batch`` in one vectorised call.
 
-    Methods: ``"pi"`` (batched policy iteration: one ``numpy.linalg.solve`` over the
-    stack of (S, S) systems per iteration, only for the models whose policy changed; warm
-    start with ``actions0[n, s]``, e.g. the previous step's policy), ``"vi"``
+    Methods: ``"pi"`` (batched policy iteration, :mod:`.batch_pi`: from the greedy policy
+    of v_0 = max_a R, one ``numpy.linalg.solve`` over the stack of (S, S) systems
+    I − γ P_π per iteration, only for the models whose policy changed; warm start with
+    ``actions0[n, s]``, e.g. the previous step's policy), ``"vi"``
     (span-stopped value iteration, ‖V − V*‖∞ ≤ tol per model), ``"backward"`` (finite
     horizon). ``"auto"``: backward for a horizon, else policy iteration.
 
@@ -299,7 +283,8 @@ def solve_batch(batch: MDPBatch, method: str = "auto", tol: float = 1e-10,
         c = copy_index(batch.allowed)
         N, S, A = batch.R.shape
         n, s = np.arange(N)[:, None, None], np.arange(S)[None, :, None]
-        copy = MDPBatch(batch.P[n, s, c], batch.R[n, s, c], gamma=batch.gamma, mu0=batch.mu0)
+        copy = MDPBatch._validated(batch.P[n, s, c], batch.R[n, s, c], batch.gamma, None,
+                                   batch.mu0)
         sol = solve_batch(copy, method, tol, actions0)
         Q = np.where(batch.allowed, sol.Q, -np.inf)
         actions = np.take_along_axis(c, sol.actions[..., None], axis=-1)[..., 0]
