@@ -88,8 +88,14 @@ def dirichlet_dense(rng, S, A):
 
 # ---- contenders ------------------------------------------------------------------------
 def run_ours(P, R, g, method, V_star, cfg):
+    """``solve(TabularMDP(P, R, gamma=g, copy=False), method)``: like QuantEcon's and
+    pymdptoolbox's constructors, the model keeps (a read-only view of) the caller's P;
+    ``auto_copy`` is the default construction, which copies P first."""
+    copy = method == "auto_copy"
+    method = "auto" if copy else method
+
     def go():
-        return solve(TabularMDP(P, R, gamma=g), method=method, tol=TOL)
+        return solve(TabularMDP(P, R, gamma=g, copy=copy), method=method, tol=TOL)
 
     t, n, sol = measure(go, cfg.repeat, cfg.budget)
     e = err(sol.V, V_star)
@@ -327,8 +333,8 @@ def run_tb_vi(Pt, R, g, mdp, V_star, cfg):
     return Res(t, n, e, f"N={N} ({how})", e <= TOL)
 
 
-OURS = (("auto", "mesabase auto"), ("vi", "mesabase vi"), ("pi", "mesabase pi"),
-        ("lp", "mesabase lp"))
+OURS = (("auto", "mesabase auto"), ("auto_copy", "mesabase auto, copying P"),
+        ("vi", "mesabase vi"), ("pi", "mesabase pi"), ("lp", "mesabase lp"))
 QE = (("qe_vi", "QuantEcon VI"), ("qe_pi", "QuantEcon PI"), ("qe_mpi", "QuantEcon MPI"))
 TB = (("tb_vi", "pymdptoolbox VI (oracle N)"), ("tb_pi", "pymdptoolbox PI"),
       ("tb_mpi", "pymdptoolbox MPI"))

@@ -58,9 +58,11 @@ def profile_case(S, A, g, seed=0, k=5):
     mdp = TabularMDP(P, R, gamma=g)
     rows = np.arange(S)
     t = {}
-    t["TabularMDP(P, R, gamma) total"] = _med(lambda: TabularMDP(P, R, gamma=g), k)
+    t["TabularMDP(P, R, gamma) total (copying P)"] = _med(lambda: TabularMDP(P, R, gamma=g), k)
+    t["TabularMDP(P, R, gamma, copy=False) total"] = _med(
+        lambda: TabularMDP(P, R, gamma=g, copy=False), k)
     t["  real_array(P) (asarray, no copy)"] = _med(lambda: real_array(P, "P"), k)
-    t["  check_distribution(P): row sums + min"] = _med(
+    t["  check_distribution(P): row sums + sign, one pass"] = _med(
         lambda: check_distribution("P", P, ""), k)
     t["  own C-order copy of P"] = _med(lambda: np.array(P, dtype=np.float64, order="C"), k)
     t["QuantEcon DiscreteDP(R, P, γ)"] = _med(lambda: DiscreteDP(R, P, g), k)
@@ -69,13 +71,13 @@ def profile_case(S, A, g, seed=0, k=5):
     t["solve(mdp, 'pi') on a built mdp"] = _med(lambda: solve(mdp, "pi", tol=TOL), k)
     greedy = np.argmax(bellman_q(mdp, R.max(axis=1)), axis=1)
     pi_g = policy_iteration(mdp, TOL, actions0=greedy)
-    t[f"policy_iteration from greedy(max_a R) ({pi_g.iterations} it, QuantEcon's start)"] = \
+    t[f"policy_iteration from greedy(max_a R) ({pi_g.iterations} it, the default start)"] = \
         _med(lambda: policy_iteration(mdp, TOL, actions0=greedy), k)
     sol = solve(mdp, "pi", tol=TOL)
     act = sol.actions
     pi = one_hot(act, A)
     t["mdp_rounding(mdp)"] = _med(lambda: mdp_rounding(mdp), k)
-    t["one PI step: policy_matrix (sparse selector @ P)"] = _med(lambda: policy_matrix(mdp, pi), k)
+    t["one PI step: policy_matrix (one-hot π: np.take)"] = _med(lambda: policy_matrix(mdp, pi), k)
     t["one PI step: P[s, σ(s), :] by np.take (QuantEcon: fancy index)"] = _med(
         lambda: np.take(mdp.P_matrix, rows * A + act, axis=0), k)
     Pp = np.take(mdp.P_matrix, rows * A + act, axis=0)

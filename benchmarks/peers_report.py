@@ -74,7 +74,7 @@ def summary(res):
         kq, q = best(r, [k for k, _ in QE])
         kt, t = best(r, [k for k, _ in TB])
         ko, o = best(r, [k for k, _ in OURS])
-        a = r["auto"]
+        a, ac = r["auto"], r["auto_copy"]
         rq = ratio(q.t, a.t) if q else math.nan
         rt = ratio(t.t, a.t) if t else math.nan
         qr.append(rq)
@@ -84,7 +84,9 @@ def summary(res):
                      f"{name[kq]} {ft(q.t)}" if q else "none accurate", fx(rq),
                      f"{name[kt]} {ft(t.t)}" if t else "–", fx(rt),
                      f"{name[ko]} {ft(o.t)}" if o else "–",
-                     f"{ratio(o.t, a.t):.2f}" if o else "–", r["build"] and ft(r["build"])])
+                     f"{ratio(o.t, a.t):.2f}" if o else "–",
+                     f"{ft(r['build'])} / {ft(r['build_copy'])}",
+                     ft(ac.t) + ("" if ac.ok else " ✗"), fx(ratio(q.t, ac.t) if q else math.nan)])
     return rows, qr, tr
 
 
@@ -109,7 +111,10 @@ def report(cfg, mach, dense, chains, sparse, batch, elapsed) -> str:
          "",
          "Method (details: the docstring of `benchmarks/peers.py`): every time includes "
          "building the library's model from the same numpy arrays — "
-         "`solve(TabularMDP(P, R, gamma=γ), method, tol=1e-8)`, "
+         "`solve(TabularMDP(P, R, gamma=γ, copy=False), method, tol=1e-8)` (like "
+         "QuantEcon's and pymdptoolbox's constructors, the model keeps a reference to the "
+         "caller's P, read-only; 'auto, copying P' is the default construction, which "
+         "copies P — the caller's array then stays theirs), "
          "`DiscreteDP(R, P, γ).solve(method, epsilon=ε)`, `mdptoolbox.mdp.X(Pt, R, γ).run()` "
          "(Pt = P.transpose(1, 0, 2), copied outside the timed region). Median of up to "
          f"{cfg.repeat} calls after a warm-up (a call over {cfg.budget:g} s runs once); '≈': "
@@ -129,7 +134,8 @@ def report(cfg, mach, dense, chains, sparse, batch, elapsed) -> str:
               "construction)", "",
               table(["case", "mesabase auto", "fastest accurate QuantEcon", "QE / auto",
                      "fastest accurate pymdptoolbox", "tb / auto", "fastest mesabase",
-                     "fastest / auto", "TabularMDP build alone"], qrows), "",
+                     "fastest / auto", "build alone (copy=False / copying)", "auto, copying P",
+                     "QE / auto, copying"], qrows), "",
               f"**Geometric mean over the {len(dense)} dense grid cases of (QuantEcon fastest "
               f"accurate) / (mesabase auto): {gmean(qr):.2f}×** (> 1: mesabase faster); "
               f"pymdptoolbox: {gmean(tr):.2f}×. Cases where mesabase auto is behind QuantEcon: "
@@ -141,7 +147,8 @@ def report(cfg, mach, dense, chains, sparse, batch, elapsed) -> str:
             L += ["Chains and the sparse problem (not in the geometric mean):", "",
                   table(["case", "mesabase auto", "fastest accurate QuantEcon", "QE / auto",
                          "fastest accurate pymdptoolbox", "tb / auto", "fastest mesabase",
-                         "fastest / auto", "TabularMDP build alone"], orows), ""]
+                         "fastest / auto", "build alone (copy=False / copying)", "auto, copying P",
+                         "QE / auto, copying"], orows), ""]
     if batch:
         rows = batch["rows"]
         ours = rows["ours"][1]
