@@ -4,18 +4,21 @@ numba kernel, the blockwise numpy fallback), ``TabularMDP(copy=...)``, the one-h
 path, whose certificates are checked against exact rational solves."""
 
 import importlib.util
+import os
 import re
+import time
 from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mesabase.theory import InvalidMDP, TabularMDP, evaluate, policy_iteration, rowcheck, solve
 from mesabase.theory.evaluation import check_policy, policy_matrix, stationary_values
 from mesabase.theory.examples import chain_mdp
-from mesabase.theory.solvers import iteration, pi_start
+from mesabase.theory.solvers import iteration, kernels, pi_start
 from mesabase.theory.solvers.iteration import greedy_start
 
 EPS = np.finfo(np.float64).eps
@@ -324,8 +327,9 @@ def test_policy_iteration_starts_greedy_and_is_certified(seed, S, A, gamma):
     assert np.abs(sol.V - from_r.V).max() <= sol.error_bound + from_r.error_bound
 
 
-def _solve_auto(mdp, pi_first_max=None):
-    """solve(mdp) recording, per call of pi_first, whether it returned a solution."""
+def _solve_auto(mdp, pi_first_max=None, compiled=False):
+    """solve(mdp) recording, per call of pi_first, whether it returned a solution; without
+    the compiled kernels unless ``compiled`` (pi_first is auto's path only without them)."""
     calls, orig = [], iteration.pi_first
 
     def spy(*args):
@@ -337,16 +341,22 @@ def _solve_auto(mdp, pi_first_max=None):
         if pi_first_max is not None:
             mp.setattr(pi_start, "PI_FIRST_MAX", pi_first_max)
         mp.setattr(iteration, "pi_first", spy)
+        if not compiled:
+            mp.setattr(kernels, "available", lambda: False)
         return solve(mdp), calls, pi_start.PI_FIRST_MAX
 
 
 @given(seed=seeds, S=st.integers(2, 30), A=st.integers(1, 8), gamma=GAMMAS,
-       pi_first_max=st.sampled_from([None, 1]))
-@settings(max_examples=40)
-def test_auto_paths_are_certified(seed, S, A, gamma, pi_first_max):
+       pi_first_max=st.sampled_from([None, 1]), compiled=st.booleans())
+@settings(max_examples=60)
+def test_auto_paths_are_certified(seed, S, A, gamma, pi_first_max, compiled):
     mdp = _dyadic_mdp(seed, S, A, gamma)
-    sol, calls, limit = _solve_auto(mdp, pi_first_max)
-    if S <= iteration.PI_FIRST_RATIO * A:
+    sol, calls, limit = _solve_auto(mdp, pi_first_max, compiled)
+    if compiled and HAVE_NUMBA:  # small dense: the compiled MPI (A >= 6) or VI loop
+        assert calls == []  # (auto:pi: policy iteration after value iteration's budget)
+        first = "auto:mpi" if A >= iteration.MPI_MIN_ACTIONS else "auto:vi"
+        assert sol.method in (first, "auto:vi", "auto:pi")
+    elif S <= iteration.PI_FIRST_RATIO * A:
         assert len(calls) == 1
         if calls[0]:
             assert sol.method == "auto:pi" and sol.iterations <= limit
@@ -388,3 +398,82 @@ def test_auto_with_one_evaluation_continues_by_value_iteration_on_random_problem
     sol, calls, _ = _solve_auto(mdp, 1)
     assert calls == [False] and sol.method == "auto:vi" and sol.iterations > 1
     _certified(sol, mdp, solve(mdp, method="exact"))
+
+
+# ---- two threads for large P, fork safety, the measured row sums ------------------------
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the threaded pass is the compiled kernels'")
+def test_threaded_pass_equals_one_thread(monkeypatch):
+    rng = np.random.default_rng(5)
+    M = rng.random((2 * rowcheck.THREADED_SIZE // 512 + 3, 512))
+    M[7, 3] = -1e-300
+    out2 = np.empty_like(M)
+    two = rowcheck.row_sums_min(M, out=out2)
+    monkeypatch.setattr(rowcheck, "THREADED_SIZE", M.size + 1)
+    out1 = np.empty_like(M)
+    one = rowcheck.row_sums_min(M, out=out1)
+    assert np.array_equal(two[0], one[0]) and two[1] < 0 and one[1] < 0  # tolerance: exact
+    assert np.array_equal(out1, M) and np.array_equal(out2, M)  # tolerance: exact
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_large_model_is_built_in_a_forked_child():
+    """The second-half thread of the parent does not exist in a forked child: building a
+    large model there must not wait for it forever."""
+    S, A = 200, 32
+    P = _dyadic_P(S, A)
+    TabularMDP(P, np.zeros((S, A)), gamma=0.9)  # the parent's pool is running
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            m = TabularMDP(P, np.zeros((S, A)), gamma=0.9)
+            os.write(w, str(m.n_states).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("building a large TabularMDP in a forked child hung")
+    assert os.read(r, 100) == b"200"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_row_sums_are_the_validation_sums(size):
+    S, A = SIZES[size]
+    P = _dyadic_P(S, A)
+    P[0, 0] *= 1.0 + 2.0 ** -40  # a row off 1 by ~1e-12, within the tolerance
+    mdp = TabularMDP(P, np.zeros((S, A)), gamma=0.9)
+    sums = P.sum(axis=-1)
+    hi, dev = mdp.row_sums
+    n = S * np.finfo(float).eps
+    assert abs(hi - sums.max()) <= n and abs(dev - np.abs(sums - 1).max()) <= n  # tolerance: S ulps
+    sparse = TabularMDP(sp.csr_array(P.reshape(S * A, S)), np.zeros((S, A)), gamma=0.9)
+    assert abs(sparse.row_sums[1] - dev) <= n  # tolerance: S ulps
+
+
+def test_sparse_input_is_not_sorted_but_duplicates_are_judged_by_their_sum():
+    """A CSR P with unsorted indices is used as given (no O(nnz log) sort on construction);
+    duplicate entries are summed before the sign check, so (0.6, -0.1) at one (s, a, s') is
+    the entry 0.5."""
+    data = np.array([0.5, 0.5, 1.0, 0.25, 0.75, 1.0])
+    indices = np.array([1, 0, 0, 1, 0, 1])  # row 0 and row 3 unsorted
+    M = sp.csr_array((data, indices, np.array([0, 2, 3, 5, 6])), shape=(4, 2))
+    M.has_sorted_indices = False
+    mdp = TabularMDP(M, np.zeros((2, 2)), gamma=0.9)
+    dense = np.array([[0.5, 0.5], [1.0, 0.0], [0.75, 0.25], [0.0, 1.0]]).reshape(2, 2, 2)
+    assert np.array_equal(mdp.P, dense)  # tolerance: exact
+    dup = sp.csr_array((np.array([0.6, -0.1, 0.5, 1.0, 1.0, 1.0]),
+                        np.array([0, 0, 1, 0, 1, 1]), np.array([0, 3, 4, 5, 6])), shape=(4, 2))
+    got = TabularMDP(dup, np.zeros((2, 2)), gamma=0.9).P[0, 0]
+    assert np.array_equal(got, [0.5, 0.5])  # tolerance: exact
+    bad = sp.csr_array((np.array([0.6, -0.2, 0.6, 1.0, 1.0, 1.0]),
+                        np.array([0, 1, 0, 0, 1, 1]), np.array([0, 3, 4, 5, 6])), shape=(4, 2))
+    with pytest.raises(InvalidMDP, match=r"P\[0, 0, 1\] = -0.2 is negative"):
+        TabularMDP(bad, np.zeros((2, 2)), gamma=0.9)

@@ -25,8 +25,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.linalg.lapack import dgetrf as _getrf
-from scipy.linalg.lapack import dgetrs as _getrs
 
 from .checks import real_array
 from .episodic import is_episodic, policy_terminates, terminal_states, zero_reward_classes
@@ -135,16 +133,12 @@ def row_max(Q: np.ndarray) -> np.ndarray:
 
 
 def solve_owned(M: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x with M x = b for a C-ordered float64 M that the caller owns (it is overwritten by
-    its LU factors). LAPACK works in Fortran order, where M's memory *is* Mᵀ: factor that
-    (getrf, no copy) and solve with the transpose (getrs, trans = 1), i.e. M x = b — 1.4–2x
-    faster than ``np.linalg.solve``, which first copies M into Fortran order (measured at
-    S = 100–2000). A singular M goes to ``np.linalg.solve`` for its error."""
-    lu, piv, info = _getrf(M.T, overwrite_a=1)
-    if info != 0:
-        return np.linalg.solve(M, b)
-    x, info = _getrs(lu, piv, b, trans=1)
-    return x if info == 0 else np.linalg.solve(M, b)
+    """x with M x = b (LAPACK gesv through ``np.linalg.solve``) for an M the caller built
+    and may discard. numpy's LAPACK on purpose, not scipy's faster-looking getrf/getrs on
+    Mᵀ: the two wheels bring two OpenBLAS thread pools, and after a scipy LU the spinning
+    threads of one pool slowed numpy's next matrix-vector products 4–5x on 2 cores
+    (measured: 1.0 → 4.1–5.4 ms for a 32 MiB gemv, S = 150–2000; BENCHMARKS.md)."""
+    return np.linalg.solve(M, b)
 
 
 def _linear_solve(M, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = ["FLOAT_MAX_DENOMINATOR", "FLOAT_RTOL", "FLOAT_RULE", "float_to_fraction",
-           "fractions_of_floats", "exact_row_sums"]
+           "fractions_of_floats", "exact_row_sums", "check_exact_rows"]
 
 #: Floats read as exact numbers: the closest rational q with denominator at most
 #: FLOAT_MAX_DENOMINATOR, kept when |q − x| ≤ FLOAT_RTOL·|x|.
@@ -95,3 +95,31 @@ def exact_row_sums(rows: np.ndarray, support: np.ndarray | None = None) -> np.nd
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[counts > 0]
         sums[counts > 0] = np.add.reduceat(rows[r, c], starts)
     return sums
+
+
+def check_exact_rows(name: str, a: np.ndarray, floats: np.ndarray | None = None, *,
+                     error: type[Exception] = ValueError) -> None:
+    """Raise unless every row ``a[..., :]`` of Fractions sums to exactly 1 (never
+    renormalised). ``floats``: the float array ``a`` was read from (its zeros are ``a``'s,
+    the rule being relative); the message then names the rule, the row's deviation from
+    1 and its first entry that kept its binary value."""
+    rows = a.reshape(-1, a.shape[-1])
+    sums = exact_row_sums(rows, None if floats is None else floats.reshape(rows.shape))
+    bad = np.flatnonzero(sums != 1)
+    if not bad.size:
+        return
+    i = tuple(int(k) for k in np.unravel_index(bad[0], a.shape[:-1]))
+    where = f"{name}[{', '.join(map(str, i))}, :]" if i else name
+    total = sums[bad[0]]
+    if floats is None:
+        raise error(f"{where} sums to {total} exactly, not 1 (exact input)")
+    binary = [j for j in np.flatnonzero(floats[i]).tolist()
+              if not float_to_fraction(floats[i][j])[1]]
+    at = ", ".join(map(str, i + tuple(binary[:1])))
+    kept = (f"; {name}[{at}] = {float(floats[i][binary[0]])!r} kept its binary value"
+            if binary else "")
+    raise error(
+        f"{where} sums to {total} exactly (1 {'+-'[total < 1]} {float(abs(total - 1)):.2g}), "
+        f"not 1, read from floats as {FLOAT_RULE}{kept}: exact solving needs rows that sum "
+        "to 1 (rows are not renormalised; pass Fractions)"
+    )

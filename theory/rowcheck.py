@@ -25,6 +25,7 @@ the validation tolerance and the certificate's row-sum bounds assume.
 
 from __future__ import annotations
 
+import os
 import weakref
 
 import numpy as np
@@ -36,7 +37,29 @@ FUSED_SIZE = 1 << 15
 #: Bytes per block of rows in the numpy fallback (well inside a 512 KiB L2).
 _BLOCK_BYTES = 1 << 18
 
+#: ... and with at least this many, in two threads (one memory stream per core: 2 cores
+#: read 1.9x faster than one here — a 32 MiB gemv: 1.0 ms on two threads, 2.0 ms on one).
+THREADED_SIZE = 1 << 20
+
 _kernel = None  # None: not tried; False: numba missing
+_executor = []
+
+
+def _forget_pool() -> None:
+    _executor.clear()  # a forked child has none of the parent's threads: start afresh
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _pool():
+    """One worker thread (created on first use; anew in a forked child, whose copy of the
+    parent's pool has no thread and would never run the work) for the second half of P."""
+    if not _executor:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executor.append(ThreadPoolExecutor(1, thread_name_prefix="mesabase-rowcheck"))
+    return _executor[0]
 
 
 def _build():
@@ -107,8 +130,17 @@ def row_sums_min(M: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarr
     sums = np.empty(rows)
     kern = _compiled()
     if kern:
-        lo = kern[0](M, sums) if out is None else kern[1](M, out, sums)
-        return sums, float(lo)
+        def part(i, j):  # the kernels release the GIL (nogil): halves run in parallel
+            if out is None:
+                return kern[0](M[i:j], sums[i:j])
+            return kern[1](M[i:j], out[i:j], sums[i:j])
+
+        if M.size < THREADED_SIZE or rows < 2:
+            return sums, float(part(0, rows))
+        half = rows // 2
+        other = _pool().submit(part, half, rows)
+        lo = part(0, half)
+        return sums, float(min(lo, other.result()))
     step = max(1, _BLOCK_BYTES // (8 * n))
     lo = np.inf
     for i in range(0, rows, step):

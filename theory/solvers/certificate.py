@@ -146,13 +146,21 @@ def row_stats(Pm, sparse: bool) -> tuple[int, float, float]:
 
 
 def rounding_from(gamma: float, S: int, A: int, Pm, sparse: bool, R_norm,
-                   size: int | None = None) -> Rounding:
-    """Rounding constants from the a-priori row-sum guarantee of validation, or measured
+                   size: int | None = None, sums=None) -> Rounding:
+    """Rounding constants from the row sums measured when the model was validated
+    (``sums``: the largest computed row sum and the largest |computed row sum − 1|; each
+    computed sum of n terms is within γ_n times the exact one, in any summation order), or
+    from the a-priori row-sum guarantee of validation, or measured
     (one pass over the (rows, S) ``Pm``) when its ``size`` (default S·A·S) is at most
     :data:`MEASURE_SIZE` or γ is so close to 1 that the a-priori slack would inflate
     1/(1 − γρ̄) by more than 0.1 %."""
     n = int(np.diff(Pm.indptr).max()) if sparse and Pm.shape[0] else S
     gn = higham_gamma(n)
+    if sums is not None:  # (max fl(row sum), max |fl(row sum) − 1|), measured at validation
+        rho = float(sums[0]) * (1.0 + 2.0 * gn) * _SAFE
+        dev = (float(sums[1]) + gn * rho) * _SAFE
+        k = (gn + 3.0 * _U * (1.0 + gn)) * _SAFE
+        return Rounding(gamma=float(gamma), n=n, rho=rho, dev=dev, R_norm=R_norm, k=k)
     # a priori: the MDP was validated with |fl(row sum) − 1| ≤ ROW_SUM_ATOL
     dev = (ROW_SUM_ATOL + gn * (1.0 + ROW_SUM_ATOL)) * (1.0 + 2.0 * gn) * _SAFE
     rho = (1.0 + dev) * _SAFE
@@ -168,7 +176,8 @@ def mdp_rounding(mdp: TabularMDP, R=None) -> Rounding:
     """The rounding constants of ``mdp`` (with reward ``R``, default ``mdp.R``)."""
     R = mdp.R if R is None else R
     S, A = mdp.n_states, mdp.n_actions
-    return rounding_from(mdp.gamma, S, A, mdp.P_matrix, mdp.is_sparse, inf_norm(R))
+    return rounding_from(mdp.gamma, S, A, mdp.P_matrix, mdp.is_sparse, inf_norm(R),
+                         sums=mdp.row_sums)
 
 
 def bellman_residual(mdp: TabularMDP, V: np.ndarray) -> float:

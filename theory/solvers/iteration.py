@@ -297,14 +297,24 @@ MPI_PASSES, MPI_EVAL_BUDGET = 4, 30
 
 
 def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
-    """Dense problems with S·A·S ≥ MPI_MIN_SIZE and A ≥ MPI_MIN_ACTIONS (and beyond the
-    compiled kernel's :data:`~mesabase.theory.solvers.kernels.SMALL_SIZE` when numba is installed):
-    modified policy iteration (:mod:`.mpi`) for up to MPI_PASSES full passes over P. Then
-    (or at once, for other problems) span-stopped value iteration from where it stopped,
-    and — only if that has not converged within a generous budget of sweeps,
-    max(2000, 20·S/A), i.e. the cost of several dense linear solves — policy iteration
-    warm-started from its greedy policy. Every path stops on a bound of ‖V − V*‖∞ ≤ tol
-    (up to the rounding term of the certificate, module docstring).
+    """The first stage, by the shape of the problem (measured: BENCHMARKS.md, issue 15):
+
+    * dense, S·A·S ≤ :data:`~mesabase.theory.solvers.kernels.SMALL_SIZE` (cache-resident)
+      with numba installed: modified policy iteration as one compiled loop
+      (:func:`~mesabase.theory.solvers.kernels.mpi_small`) when A ≥ MPI_MIN_ACTIONS, else
+      the compiled value-iteration loop;
+    * dense, S ≤ PI_FIRST_RATIO·A without numba: policy iteration from the greedy start for
+      at most PI_FIRST_MAX evaluations (:func:`.pi_start.pi_first`);
+    * dense, S·A·S ≥ MPI_MIN_SIZE and A ≥ MPI_MIN_ACTIONS: modified policy iteration
+      (:mod:`.mpi`) for up to MPI_PASSES full passes over P;
+    * otherwise (sparse P, few actions): none.
+
+    Then span-stopped value iteration from where that stage stopped, and — only if it has not
+    converged within a generous budget of sweeps, max(2000, 20·S/A), i.e. the cost of
+    several dense linear solves — policy iteration warm-started from its greedy policy.
+    Every path stops on a bound of ‖V − V*‖∞ ≤ tol (up to the rounding term of the
+    certificate, module docstring), and every certificate is computed from the final V and
+    Q̂ the same way.
 
     Why this order: on problems whose rows mix in a step (random dense rows) modified policy
     iteration needs two full passes over P where value iteration needs six to nine; on
@@ -316,12 +326,20 @@ def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
     S, A = mdp.n_states, mdp.n_actions
     rd = mdp_rounding(mdp)
     V0, k0 = np.zeros(S), 0
-    if not mdp.is_sparse and S <= PI_FIRST_RATIO * A:
+    if not mdp.is_sparse and S <= PI_FIRST_RATIO * A and not kernels.available():
         sol, V0, k0 = pi_first(mdp, tol, rd)
         if sol is not None:
             return sol
     size = S * S * A
     compiled = size <= kernels.SMALL_SIZE and kernels.available()
+    if compiled and not mdp.is_sparse and A >= MPI_MIN_ACTIONS and not k0:
+        V, Q, _, k0, lo, hi, ok = kernels.mpi_small(mdp.P_matrix, mdp.R, mdp.gamma, tol,
+                                                    MPI_PASSES, MPI_EVAL_BUDGET, rd)
+        if ok:
+            V, Q, qerr = midpoint_correction(rd, V, Q, lo, hi, float(rd.q_error(inf_norm(V))),
+                                             lambda W: bellman_q(mdp, W))
+            return certify_solution(mdp, V, Q, tol, "auto:mpi", k0, qerr=qerr, rd=rd)
+        V0 = V
     if (not mdp.is_sparse and size >= MPI_MIN_SIZE and A >= MPI_MIN_ACTIONS and not compiled
             and not k0):
         V, Q, _, k0, bound, ok, qerr = mpi_with_rounding(
@@ -373,9 +391,11 @@ def solve(mdp: TabularMDP, method: str = "auto", tol: float = 1e-10, *,
     horizon), ``"exact"`` rational arithmetic (Fractions in, Fractions out). ``"auto"``
     picks ``"backward"`` for a finite horizon, policy iteration for γ = 1 (with no horizon
     every method also solves zero-reward loops — positive and negative models, e.g.
-    reachability — by the reduction of :mod:`.total`), and otherwise
+    reachability — by the reduction of :mod:`.total`), and otherwise modified policy
+    iteration, policy iteration or value iteration by the shape of the problem, then
     span-stopped value iteration, falling back to warm-started policy iteration only past
-    a generous budget of sweeps (recorded as ``"auto:vi"`` or ``"auto:pi"``).
+    a generous budget of sweeps (recorded as ``"auto:mpi"``, ``"auto:vi"`` or
+    ``"auto:pi"``; the stages: ``_auto_discounted``).
 
     Args:
       mdp: a :class:`TabularMDP` (dense, sparse or exact); an :class:`MDPBatch` is passed

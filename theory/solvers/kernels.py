@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["vi_small", "vi_raw", "SMALL_SIZE", "available"]
+__all__ = ["vi_small", "vi_raw", "policy_sweeps", "mpi_small", "SMALL_SIZE", "available"]
 
 #: The largest S·A·S handled by the compiled kernel.
 SMALL_SIZE = 200_000
@@ -25,6 +25,7 @@ SMALL_SIZE = 200_000
 _U = 2.0 ** -53
 
 _kernel = None  # None: not tried yet; False: numba missing
+_eval = [None, None]  # compiled partial policy evaluation and MPI (built with _kernel)
 
 
 def _build():
@@ -73,7 +74,129 @@ def _build():
             V[:] = TV
         return max_sweeps, lo, hi, False
 
-    return vi_kernel
+    @numba.njit(cache=True, fastmath={"reassoc", "contract"}, nogil=True)
+    def eval_kernel(P_pi, r_pi, W, g, eps, budget):  # pragma: no cover
+        """Span-stopped W ← r + g P_π W in place (mpi._evaluate_partial's loop): returns
+        (sweeps, lo, hi) of the last e = W_new − W_old."""
+        S = W.shape[0]
+        c = g / (1.0 - g)
+        new = np.empty(S)
+        lo = 0.0
+        hi = 0.0
+        prev = np.inf
+        for j in range(1, budget + 1):
+            lo = np.inf
+            hi = -np.inf
+            for s in range(S):
+                acc = 0.0
+                for t in range(S):
+                    acc += P_pi[s, t] * W[t]
+                w = r_pi[s] + g * acc
+                e = w - W[s]
+                lo = min(lo, e)
+                hi = max(hi, e)
+                new[s] = w
+            W[:] = new
+            if c * (hi - lo) / 2.0 <= eps or hi - lo >= prev:
+                return j, lo, hi
+            prev = hi - lo
+        return budget, lo, hi
+
+    @numba.njit(cache=True, fastmath={"reassoc", "contract"}, nogil=True)
+    def mpi_kernel(Pm, R, g, tol, max_passes, eval_budget, qa, qb, fa, fb, V, Q,
+                   act):  # pragma: no cover
+        """mpi.mpi_with_rounding's loop, compiled: leaves V = V_k, Q = Q_k of the stopping
+        pass k and the policy in ``act``; returns (k, lo, hi, stopped)."""
+        SA, S = Pm.shape
+        A = SA // S
+        one_minus = 1.0 - g
+        eps = tol * one_minus / 4.0
+        c = g / one_minus
+        P_pi = np.empty((S, S))
+        r_pi = np.empty(S)
+        TV = np.empty(S)
+        new = np.empty(S)
+        for s in range(S):
+            b = 0
+            for a in range(1, A):
+                if R[s, a] > R[s, b]:
+                    b = a
+            act[s] = b
+            TV[s] = R[s, b]
+        changed = True
+        prev = np.inf
+        lo = 0.0
+        hi = 0.0
+        for k in range(1, max_passes + 1):
+            if changed:
+                for s in range(S):
+                    row = s * A + act[s]
+                    for t in range(S):
+                        P_pi[s, t] = Pm[row, t]
+                    r_pi[s] = R[s, act[s]]
+            # partial evaluation from W = TV, span-stopped (and stopped on a stall)
+            V[:] = TV
+            elo = 0.0
+            ehi = 0.0
+            eprev = np.inf
+            for _j in range(eval_budget):
+                elo = np.inf
+                ehi = -np.inf
+                for s in range(S):
+                    acc = 0.0
+                    for t in range(S):
+                        acc += P_pi[s, t] * V[t]
+                    w = r_pi[s] + g * acc
+                    e = w - V[s]
+                    elo = min(elo, e)
+                    ehi = max(ehi, e)
+                    new[s] = w
+                V[:] = new
+                if c * (ehi - elo) / 2.0 <= eps or ehi - elo >= eprev:
+                    break
+                eprev = ehi - elo
+            shift = c * (ehi + elo) / 2.0
+            vnorm = 0.0
+            for s in range(S):
+                V[s] += shift
+                vnorm = max(vnorm, abs(V[s]))
+            # full pass
+            lo = np.inf
+            hi = -np.inf
+            for s in range(S):
+                best = -np.inf
+                for a in range(A):
+                    row = s * A + a
+                    acc = 0.0
+                    for t in range(S):
+                        acc += Pm[row, t] * V[t]
+                    q = R[s, a] + g * acc
+                    Q[s, a] = q
+                    if q > best:
+                        best = q
+                d = best - V[s]
+                lo = min(lo, d)
+                hi = max(hi, d)
+                TV[s] = best
+            span = hi - lo
+            floor = 2.0 * (fa + fb * vnorm) + 4.0 * _U * max(abs(hi), abs(lo))
+            if span / (2.0 * one_minus) <= tol or (span <= floor and span >= prev):
+                return k, lo, hi, True
+            prev = span
+            theta = 2.0 * (qa + qb * vnorm)
+            changed = False
+            for s in range(S):
+                b = 0
+                for a in range(1, A):
+                    if Q[s, a] > Q[s, b]:
+                        b = a
+                if Q[s, b] > Q[s, act[s]] + theta:
+                    act[s] = b
+                    changed = True
+                TV[s] = Q[s, act[s]]
+        return max_passes, lo, hi, False
+
+    return vi_kernel, eval_kernel, mpi_kernel
 
 
 def available() -> bool:
@@ -81,10 +204,48 @@ def available() -> bool:
     global _kernel
     if _kernel is None:
         try:
-            _kernel = _build()
+            _kernel, _eval[0], _eval[1] = _build()
         except ImportError:
             _kernel = False
     return _kernel is not False
+
+
+def mpi_small(Pm: np.ndarray, R: np.ndarray, g: float, tol: float, max_passes: int,
+              eval_budget: int, rd):
+    """Modified policy iteration (:func:`mesabase.theory.solvers.mpi.mpi_with_rounding`, same
+    start, evaluation, stopping rules and tie threshold 2·E_Q(‖V‖∞) with E_Q = ``rd.q_error``)
+    as one compiled loop, for P small enough to stay in cache: ``(V_k, Q_k, actions, k, lo,
+    hi, stopped)`` before the midpoint shift, or None without numba. Summation order may
+    differ from numpy's (the certificate's γ_n bound holds in any order)."""
+    if not available():
+        return None
+    S, A = R.shape
+    fa, fb = rd.floor()
+    qa = float(rd.q_error(0.0))  # E_Q(v) = qa + qb·v (the underflow term included in qa)
+    V = np.empty(S)
+    Q = np.empty((S, A))
+    act = np.empty(S, dtype=np.intp)
+    k, lo, hi, ok = _eval[1](np.ascontiguousarray(Pm, dtype=np.float64),
+                             np.ascontiguousarray(R, dtype=np.float64), float(g), float(tol),
+                             int(max_passes), int(eval_budget), qa, float(fb), float(fa),
+                             float(fb), V, Q, act)
+    return V, Q, act, int(k), float(lo), float(hi), bool(ok)
+
+
+def policy_sweeps(P_pi: np.ndarray, r_pi: np.ndarray, W: np.ndarray, g: float, eps: float,
+                  budget: int):
+    """The partial evaluation of :func:`mesabase.theory.solvers.mpi._evaluate_partial` as
+    one compiled loop (no per-sweep call into BLAS, whose sleeping threads can cost more to
+    wake than a sweep of a cache-resident P_π): ``(W, sweeps)`` with the same midpoint, or
+    None without numba. Only the speed of modified policy iteration depends on it: its
+    stopping rule and certificate come from the full passes."""
+    if not available():
+        return None
+    W = np.array(W, dtype=np.float64)
+    j, lo, hi = _eval[0](P_pi, np.ascontiguousarray(r_pi, dtype=np.float64), W, float(g),
+                         float(eps), int(budget))
+    c = g / (1.0 - g)
+    return W + c * (hi + lo) / 2.0, int(j)
 
 
 def vi_raw(Pm: np.ndarray, R: np.ndarray, g: float, V0: np.ndarray, tol: float,
