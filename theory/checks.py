@@ -38,6 +38,7 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = ["check_int", "check_real", "real_array", "is_int", "is_real", "action_mask",
+           "gamma_horizon",
            "terminal_values"]
 
 
@@ -181,3 +182,19 @@ def terminal_values(terminal, horizon, S: int, *, error: type[Exception] = Value
         raise error(f"terminal[{i}] = {float(v[i])} is not finite")
     v.setflags(write=False)
     return v
+
+
+def gamma_horizon(gamma, horizon, *, error: type[Exception] = ValueError):
+    """γ must be a real number (int, float, numpy scalar, Fraction, sympy Rational): a string
+    such as ``"0.9"``, a bool or a complex number is refused, not converted."""
+    g0 = gamma[()] if isinstance(gamma, np.ndarray) and gamma.ndim == 0 else gamma
+    if isinstance(g0, (bool, np.bool_)) or not isinstance(g0, Real):
+        raise error(f"gamma must be a number in [0, 1]; got {gamma!r}")
+    g = float(g0)
+    if not (0.0 <= g <= 1.0) or not np.isfinite(g):
+        raise error(f"gamma must be in [0, 1]; got {gamma!r}")
+    if horizon is not None:
+        if isinstance(horizon, bool) or not isinstance(horizon, Integral) or horizon < 1:
+            raise error(f"horizon must be None or an integer >= 1; got {horizon!r}")
+        horizon = int(horizon)
+    return g, horizon

@@ -31,16 +31,18 @@ values: with ``horizon=H``, ``terminal=v`` adds γᴴ v(s_H) to the return, V_H 
 from __future__ import annotations
 
 from fractions import Fraction
-from numbers import Integral, Rational, Real
+from numbers import Integral, Rational
 
 import numpy as np
 import scipy.sparse as sp
 
-from .checks import action_mask, real_array, terminal_values
+from .checks import action_mask, gamma_horizon, real_array, terminal_values
 from .rationals import check_exact_rows, float_to_fraction, fractions_of_floats
 from .rowcheck import keep as _keep
+from .rowcheck import max_reward as _max_reward
 from .rowcheck import ours as _ours
 from .rowcheck import row_sums_min
+from .rowcheck import sum_stats as _sum_stats
 
 __all__ = ["InvalidMDP", "TabularMDP", "ROW_SUM_ATOL", "to_fraction"]
 
@@ -88,11 +90,6 @@ def _float_image(a, name: str) -> np.ndarray:
     """The float64 image of ``a``; complex or non-numeric input is an InvalidMDP (numpy
     would drop an imaginary part with only a warning)."""
     return real_array(a, name, error=InvalidMDP)
-
-
-def _sum_stats(sums: np.ndarray) -> tuple[float, float]:
-    """(max row sum, max |row sum − 1|) of the computed row sums (``TabularMDP.row_sums``)."""
-    return float(sums.max()), float(np.abs(sums - 1.0).max())
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
@@ -148,19 +145,8 @@ def _check_exact_rows(name: str, a: np.ndarray, floats: np.ndarray | None = None
 
 
 def check_gamma_horizon(gamma, horizon):
-    """γ must be a real number (int, float, numpy scalar, Fraction, sympy Rational): a string
-    such as ``"0.9"``, a bool or a complex number is refused, not converted."""
-    g0 = gamma[()] if isinstance(gamma, np.ndarray) and gamma.ndim == 0 else gamma
-    if isinstance(g0, (bool, np.bool_)) or not isinstance(g0, Real):
-        raise InvalidMDP(f"gamma must be a number in [0, 1]; got {gamma!r}")
-    g = float(g0)
-    if not (0.0 <= g <= 1.0) or not np.isfinite(g):
-        raise InvalidMDP(f"gamma must be in [0, 1]; got {gamma!r}")
-    if horizon is not None:
-        if isinstance(horizon, bool) or not isinstance(horizon, Integral) or horizon < 1:
-            raise InvalidMDP(f"horizon must be None or an integer >= 1; got {horizon!r}")
-        horizon = int(horizon)
-    return g, horizon
+    """:func:`~mesabase.theory.checks.gamma_horizon`, raising InvalidMDP."""
+    return gamma_horizon(gamma, horizon, error=InvalidMDP)
 
 
 class TabularMDP:
@@ -198,7 +184,7 @@ class TabularMDP:
     __slots__ = (
         "_P", "_Pm", "_R", "_gamma", "_horizon", "_mu0",
         "_P_exact", "_R_exact", "_gamma_exact", "_mu0_exact",
-        "_allowed", "_masked", "_terminal", "_terminal_exact", "_row_sums",
+        "_allowed", "_masked", "_terminal", "_terminal_exact", "_row_sums", "_Pv0",
     )
 
     def __init__(self, P, R, *, gamma, horizon=None, mu0=None, allowed=None, terminal=None,
@@ -239,6 +225,7 @@ class TabularMDP:
                     f"P[{row // A}, {row % A}, :] sums to {sums[row]!r}, not 1 "
                     f"(tolerance {ROW_SUM_ATOL:g}); state {row // A}, action {row % A}"
                 )
+            self._Pv0 = None
             for arr in (Pm.data, Pm.indices, Pm.indptr):
                 arr.setflags(write=False)
             self._P = None
@@ -267,17 +254,19 @@ class TabularMDP:
             if not Pf.flags.c_contiguous:
                 Pf, fresh = np.ascontiguousarray(Pf), True
             rows = Pf.reshape(S * A, S)
+            v0 = None if exact or allowed is not None else _max_reward(R, S, A, rows.size)
             if fresh and Pf.base is None:
-                stats = row_sums_min(rows)
+                stats = row_sums_min(rows, v=v0)
                 _keep(Pf)
             elif _ours(Pf) or not copy:
-                stats = row_sums_min(rows)
+                stats = row_sums_min(rows, v=v0)
                 Pf = Pf.view()
             else:
                 mine = np.empty((S * A, S))
-                stats = row_sums_min(rows, out=mine)
+                stats = row_sums_min(rows, out=mine, v=v0)
                 _keep(mine)
                 Pf = mine.reshape(S, A, S)
+            self._Pv0 = None if v0 is None else stats[2].reshape(S, A)
             stats = (stats[0].reshape(S, A), stats[1])
             check_distribution("P", Pf, "each P[s, a, :] must be a distribution over s'", stats)
             self._row_sums = _sum_stats(stats[0])
@@ -372,6 +361,24 @@ class TabularMDP:
     def P_matrix(self):
         """``P`` as an (S·A, S) operator: a view of the dense array, or the CSR matrix."""
         return self._Pm
+
+    @property
+    def first_backup(self) -> np.ndarray:
+        """Q₁ = R + γ P v₀ with v₀(s) = max_a R[s, a] over the allowed actions (−inf at
+        disallowed pairs), read-only (S, A): the second value-iteration iterate from V = 0,
+        whose greedy policy starts policy iteration. For a large dense P, P v₀ comes free
+        with the validation pass; otherwise it is computed on first use and kept."""
+        if self._Pv0 is None:
+            v0 = np.where(self._allowed, self._R, -np.inf).max(axis=1)
+            self._Pv0 = np.asarray(self._Pm @ v0).reshape(self._R.shape)
+        Q = self._R + self._gamma * self._Pv0
+        if self._masked:
+            Q[~self._allowed] = -np.inf
+        Q.setflags(write=False)
+        return Q
+
+    has_first_backup = property(lambda self: self._Pv0 is not None,
+                                doc="True when ``first_backup`` costs no pass over P.")
 
     @property
     def row_sums(self) -> tuple[float, float]:

@@ -30,7 +30,7 @@ import weakref
 
 import numpy as np
 
-__all__ = ["row_sums_min", "FUSED_SIZE", "keep", "ours"]
+__all__ = ["row_sums_min", "FUSED_SIZE", "keep", "ours", "max_reward", "sum_stats"]
 
 #: P with at least this many entries is checked (and copied) in one fused pass.
 FUSED_SIZE = 1 << 15
@@ -71,34 +71,42 @@ def _build():
     # NaN semantics does not (2.4x slower measured). It is < 0 iff an entry is negative
     # (a sum of non-positive numbers is 0 only if all are ±0). Two loops, not one with a
     # flag: a branch in the inner loop stops it vectorising (2.5x slower measured).
+    # pv[i] = Σ_j src[i, j] v[j] comes with the same read of the row (a free Bellman
+    # backup of v: memory-bound, the extra multiply-add costs nothing measurable).
     @numba.njit(**opts)
-    def sums_min(src, sums):  # pragma: no cover (compiled)
+    def sums_min(src, sums, v, pv):  # pragma: no cover (compiled)
         rows, n = src.shape
         neg = 0.0
         for i in range(rows):
             acc = 0.0
             ng = 0.0
+            dot = 0.0
             for j in range(n):
                 x = src[i, j]
                 acc += x
                 ng += min(x, 0.0)
+                dot += x * v[j]
             sums[i] = acc
+            pv[i] = dot
             neg += ng
         return neg
 
     @numba.njit(**opts)
-    def copy_sums_min(src, dst, sums):  # pragma: no cover (compiled)
+    def copy_sums_min(src, dst, sums, v, pv):  # pragma: no cover (compiled)
         rows, n = src.shape
         neg = 0.0
         for i in range(rows):
             acc = 0.0
             ng = 0.0
+            dot = 0.0
             for j in range(n):
                 x = src[i, j]
                 dst[i, j] = x
                 acc += x
                 ng += min(x, 0.0)
+                dot += x * v[j]
             sums[i] = acc
+            pv[i] = dot
             neg += ng
         return neg
 
@@ -115,32 +123,40 @@ def _compiled():
     return _kernel
 
 
-def row_sums_min(M: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def row_sums_min(M: np.ndarray, out: np.ndarray | None = None, v: np.ndarray | None = None):
     """``(sums, lo)`` for a 2-d float64 ``M`` (rows × n): ``sums[i]`` = Σ_j M[i, j] (rounded)
     and ``lo``, a number that is negative iff some entry of M is (min M, or with the
     compiled pass the sum of the negative entries). A NaN or ±inf entry makes its row sum
     non-finite (the caller then searches for it). With ``out`` (same shape, float64,
-    C-contiguous) the rows are also copied into ``out`` in the same pass."""
+    C-contiguous) the rows are also copied into ``out`` in the same pass. With ``v`` (n,)
+    the result is ``(sums, lo, M @ v)``, the product computed in the same pass."""
     rows, n = M.shape
     if M.size < FUSED_SIZE or rows == 0:
         if out is not None:
             np.copyto(out, M)
             M = out
-        return M.sum(axis=1), (float(M.min()) if M.size else 0.0)
+        res = M.sum(axis=1), (float(M.min()) if M.size else 0.0)
+        if v is None:
+            return res
+        with np.errstate(invalid="ignore", over="ignore"):  # a bad P is reported later
+            return (*res, M @ v)
     sums = np.empty(rows)
+    pv = np.empty(rows)
+    w = np.zeros(n) if v is None else np.ascontiguousarray(v, dtype=np.float64)
     kern = _compiled()
     if kern:
         def part(i, j):  # the kernels release the GIL (nogil): halves run in parallel
             if out is None:
-                return kern[0](M[i:j], sums[i:j])
-            return kern[1](M[i:j], out[i:j], sums[i:j])
+                return kern[0](M[i:j], sums[i:j], w, pv[i:j])
+            return kern[1](M[i:j], out[i:j], sums[i:j], w, pv[i:j])
 
         if M.size < THREADED_SIZE or rows < 2:
-            return sums, float(part(0, rows))
-        half = rows // 2
-        other = _pool().submit(part, half, rows)
-        lo = part(0, half)
-        return sums, float(min(lo, other.result()))
+            lo = part(0, rows)
+        else:
+            half = rows // 2
+            other = _pool().submit(part, half, rows)
+            lo = min(part(0, half), other.result())
+        return (sums, float(lo)) if v is None else (sums, float(lo), pv)
     step = max(1, _BLOCK_BYTES // (8 * n))
     lo = np.inf
     for i in range(0, rows, step):
@@ -150,8 +166,11 @@ def row_sums_min(M: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarr
             np.copyto(dst, blk)
             blk = dst
         np.sum(blk, axis=1, out=sums[i:i + step])
+        if v is not None:
+            with np.errstate(invalid="ignore", over="ignore"):  # a bad P is reported later
+                np.dot(blk, w, out=pv[i:i + step])
         lo = min(lo, float(blk.min()))
-    return sums, lo
+    return (sums, lo) if v is None else (sums, lo, pv)
 
 
 #: The arrays of P that TabularMDPs own (id → array, dropped when the array is freed):
@@ -176,3 +195,18 @@ def ours(a: np.ndarray) -> bool:
             return _OWNED.get(id(a)) is a
         a = a.base
     return False
+
+
+def max_reward(R, S: int, A: int, size: int):
+    """v₀(s) = max_a R[s, a] for the fused validation pass of a large P (else None: the
+    product is then computed on first use of ``first_backup``, and R is validated later)."""
+    R = np.asarray(R)
+    if size < FUSED_SIZE or R.dtype.kind not in "iuf" or R.shape != (S, A):
+        return None
+    v = R.max(axis=1).astype(np.float64)
+    return v if np.isfinite(v).all() else None
+
+
+def sum_stats(sums: np.ndarray) -> tuple[float, float]:
+    """(max row sum, max |row sum − 1|) of the computed row sums (``TabularMDP.row_sums``)."""
+    return float(sums.max()), float(np.abs(sums - 1.0).max())

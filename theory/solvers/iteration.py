@@ -140,11 +140,14 @@ def _vi_run(mdp: TabularMDP, V, tol: float, max_sweeps: int, rd: Rounding | None
     Q = buf.reshape(S, A)
     V = np.array(V, dtype=np.float64)
     first_free = not V.any()
+    second = mdp.first_backup if first_free and mdp.has_first_backup else None
     prev = np.inf
     bound = np.inf
     for k in range(1, max_sweeps + 1):
         if first_free and k == 1:
             Q[:] = R  # R + γ P 0 = R exactly
+        elif second is not None and k == 2:
+            Q[:] = second  # R + γ P max_a R, computed in the validation pass
         else:
             if dense:
                 np.dot(Pm, V, out=buf)
@@ -334,7 +337,8 @@ def _auto_discounted(mdp: TabularMDP, tol: float) -> Solution:
     compiled = size <= kernels.SMALL_SIZE and kernels.available()
     if compiled and not mdp.is_sparse and A >= MPI_MIN_ACTIONS and not k0:
         V, Q, _, k0, lo, hi, ok = kernels.mpi_small(mdp.P_matrix, mdp.R, mdp.gamma, tol,
-                                                    MPI_PASSES, MPI_EVAL_BUDGET, rd)
+                                                    MPI_PASSES, MPI_EVAL_BUDGET, rd,
+                                                    mdp.first_backup)
         if ok:
             V, Q, qerr = midpoint_correction(rd, V, Q, lo, hi, float(rd.q_error(inf_norm(V))),
                                              lambda W: bellman_q(mdp, W))

@@ -104,7 +104,7 @@ def _build():
 
     @numba.njit(cache=True, fastmath={"reassoc", "contract"}, nogil=True)
     def mpi_kernel(Pm, R, g, tol, max_passes, eval_budget, qa, qb, fa, fb, V, Q,
-                   act):  # pragma: no cover
+                   act, Q1):  # pragma: no cover
         """mpi.mpi_with_rounding's loop, compiled: leaves V = V_k, Q = Q_k of the stopping
         pass k and the policy in ``act``; returns (k, lo, hi, stopped)."""
         SA, S = Pm.shape
@@ -116,13 +116,8 @@ def _build():
         r_pi = np.empty(S)
         TV = np.empty(S)
         new = np.empty(S)
-        for s in range(S):
-            b = 0
-            for a in range(1, A):
-                if R[s, a] > R[s, b]:
-                    b = a
-            act[s] = b
-            TV[s] = R[s, b]
+        for s in range(S):  # the start: act = argmax Q1 (given), TV = T_act v0
+            TV[s] = Q1[s, act[s]]
         changed = True
         prev = np.inf
         lo = 0.0
@@ -211,12 +206,13 @@ def available() -> bool:
 
 
 def mpi_small(Pm: np.ndarray, R: np.ndarray, g: float, tol: float, max_passes: int,
-              eval_budget: int, rd):
-    """Modified policy iteration (:func:`mesabase.theory.solvers.mpi.mpi_with_rounding`, same
-    start, evaluation, stopping rules and tie threshold 2·E_Q(‖V‖∞) with E_Q = ``rd.q_error``)
-    as one compiled loop, for P small enough to stay in cache: ``(V_k, Q_k, actions, k, lo,
-    hi, stopped)`` before the midpoint shift, or None without numba. Summation order may
-    differ from numpy's (the certificate's γ_n bound holds in any order)."""
+              eval_budget: int, rd, Q1: np.ndarray):
+    """Modified policy iteration (:func:`mesabase.theory.solvers.mpi.mpi_with_rounding`: same
+    start — greedy for ``Q1`` = R + γ P max_a R —, evaluation, stopping rules and tie
+    threshold 2·E_Q(‖V‖∞) with E_Q = ``rd.q_error``) as one compiled loop, for P small
+    enough to stay in cache: ``(V_k, Q_k, actions, k, lo, hi, stopped)`` before the
+    midpoint shift, or None without numba. Summation order may differ from numpy's (the
+    certificate's γ_n bound holds in any order)."""
     if not available():
         return None
     S, A = R.shape
@@ -224,11 +220,11 @@ def mpi_small(Pm: np.ndarray, R: np.ndarray, g: float, tol: float, max_passes: i
     qa = float(rd.q_error(0.0))  # E_Q(v) = qa + qb·v (the underflow term included in qa)
     V = np.empty(S)
     Q = np.empty((S, A))
-    act = np.empty(S, dtype=np.intp)
+    act = np.argmax(Q1, axis=1)
     k, lo, hi, ok = _eval[1](np.ascontiguousarray(Pm, dtype=np.float64),
                              np.ascontiguousarray(R, dtype=np.float64), float(g), float(tol),
                              int(max_passes), int(eval_budget), qa, float(fb), float(fa),
-                             float(fb), V, Q, act)
+                             float(fb), V, Q, act, np.ascontiguousarray(Q1))
     return V, Q, act, int(k), float(lo), float(hi), bool(ok)
 
 

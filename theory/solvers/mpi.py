@@ -4,7 +4,8 @@ Each full Bellman pass reads all of P (S·A·S numbers); evaluating one fixed po
 only its rows, the S × S matrix P_π. So ``auto`` spends as few full passes as it can and
 does the rest of the work on P_π (Puterman & Shin 1978; Puterman 1994, §6.5):
 
-    π_0(s) ∈ argmax_a R[s, a]                        (Q of V = 0: no pass over P)
+    π_0(s) ∈ argmax_a Q₁(s, a),  Q₁ = R + γ P max_b R  (TabularMDP.first_backup: for a large
+                                                     P free with the validation pass)
     repeat, for k = 0, 1, …:
         V_k ≈ V^{π_k}:  W ← r_π + γ P_π W  from W = T_π V_{k−1}, span-stopped (below)
         full pass:      Q_k = R + γ P V_k,  d = max_a Q_k − V_k
@@ -154,9 +155,10 @@ def mpi_with_rounding(mdp: TabularMDP, tol: float, *, max_passes: int = 50,
     rows = np.arange(S)
     one_minus = 1.0 - g
     eps = tol * one_minus / 4.0
-    actions = np.argmax(R, axis=1)
+    Q1 = mdp.first_backup  # R + γ P max_a R (free with validation for a large P)
+    actions = np.argmax(Q1, axis=1)
     V = np.zeros(S)
-    TV = R[rows, actions].copy()  # T_π V for V = 0
+    TV = Q1[rows, actions].copy()  # T_π v₀ for v₀ = max_a R
     changed = True
     P_pi = None if sparse else _scratch(S)
     r_pi = None
