@@ -32,7 +32,9 @@ a span rule that does not bound the error, so it is stopped after N sweeps, N th
 sweep count within 1e-8 of V* (an oracle, as in BENCHMARKS.md §2).
 
 Timing. time.perf_counter around building each library's model from the same numpy arrays
-*and* solving: ``solve(TabularMDP(P, R, gamma=γ), method, tol=1e-8)``,
+*and* solving: ``solve(TabularMDP(P, R, gamma=γ, copy=False), method, tol=1e-8)`` (the
+model keeps a read-only view of P, as QuantEcon's and pymdptoolbox's keep a reference;
+"auto, copying P" times the default construction, which copies P, beside it),
 ``DiscreteDP(R, P, γ).solve(method, ...)``, ``mdptoolbox.mdp.X(Pt, R, γ).run()`` — Pt the
 (A, S, S) layout pymdptoolbox needs, copied outside the timed region. One warm-up call
 (whose result gives the accuracy), then the median of up to `repeat` calls within a
