@@ -62,21 +62,30 @@ class Config(NamedTuple):
 
 
 # ---- timing ----------------------------------------------------------------------------
+#: Calls faster than this are timed in blocks of repeated calls (each block ≥ BLOCK s).
+BLOCK = 0.005
+
+
 def measure(f, repeat, budget):
     """(median seconds, calls, last result): one timed warm-up call; if it took more than
-    `budget` it is the measurement, else the median of up to `repeat` further calls (at
-    least 3, more while their total stays under `budget`)."""
+    `budget` it is the measurement, else the median of up to `repeat` further runs (at
+    least 3, more while their total stays under `budget`). A call under BLOCK seconds is
+    timed as a block of n calls (n·t ≥ BLOCK; the run is the block's mean), as timeit does:
+    single sub-millisecond calls on this 2-core VM vary by ±50 % (scheduler, the BLAS
+    threads' sleep state), and the same code measured 0.24 and 0.39 ms in one run."""
     t0 = time.perf_counter()
     out = f()
     tw = time.perf_counter() - t0
     if tw > budget or repeat <= 1:
         return tw, 1, out
+    n = max(1, math.ceil(BLOCK / max(tw, 1e-6))) if tw < BLOCK else 1
     times: list[float] = []
-    while len(times) < repeat and (len(times) < 3 or sum(times) < budget):
+    while len(times) < repeat and (len(times) < 3 or sum(times) * n < budget):
         t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), len(times), out
+        for _ in range(n):
+            out = f()
+        times.append((time.perf_counter() - t0) / n)
+    return statistics.median(times), len(times) * n, out
 
 
 def dirichlet_dense(rng, S, A):
