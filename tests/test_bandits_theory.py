@@ -282,7 +282,7 @@ def test_more_arms_never_hurt():
     (dict(n_arms=2, horizon=2, prior=(np.inf, 1)), "finite"),
     (dict(n_arms=2, horizon=2, prior=("a", 1)), "numeric"),
     (dict(n_arms=2, horizon=2, exact=1), "exact"),
-    (dict(n_arms=3, horizon=40), "MAX_STATES"),
+    (dict(n_arms=3, horizon=40, tables=True), "MAX_STATES"),
 ])
 def test_bayes_optimal_bandit_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -39,8 +39,10 @@ V = 1/2 + ½·2/3 + ½·1/2 = 13/12. H = 3: after a success, re-pulling gives
     >>> bayes_optimal_bandit(2, 3, exact=True).value
     Fraction(5, 3)
 
-Size: the table holds every count vector of total ≤ H, C(H + 2K, 2K) states; above
-:data:`MAX_STATES` a ValueError is raised (K = 2 reaches it at H ≈ 64, K = 3 at H ≈ 27).
+Size: the table holds every count vector of total ≤ H, C(H + 2K, 2K) states, up to
+:data:`MAX_STATES` (K = 2 reaches it at H ≈ 64, K = 3 at H ≈ 27); beyond, or with
+``tables=False``, the problem is solved one layer of beliefs at a time (:mod:`.layered`)
+and only the empty belief's values and policy are kept.
 
 References:
   D. A. Berry and B. Fristedt, *Bandit Problems: Sequential Allocation of Experiments*,
@@ -61,6 +63,7 @@ import scipy.sparse as sp
 
 from ..mdp import TabularMDP, to_fraction
 from .gittins import gittins_index, gittins_table
+from .layered import layered_values
 
 __all__ = ["MAX_STATES", "TIE_RTOL", "BayesBandit", "belief_states", "belief_index",
            "n_belief_states", "bayes_optimal_bandit", "bayes_optimal_dependent", "belief_mdp",
@@ -90,7 +93,8 @@ def _check_size(K: int, H: int) -> int:
     n = n_belief_states(K, H)
     if n > MAX_STATES:
         raise ValueError(f"n_arms={K}, horizon={H} give {n:,} belief states, more than "
-                         f"MAX_STATES={MAX_STATES:,}; use a smaller horizon or fewer arms")
+                         f"MAX_STATES={MAX_STATES:,} for the full table; tables=False solves "
+                         "layer by layer (the value and the first decision only)")
     return n
 
 
@@ -218,6 +222,9 @@ class BayesBandit:
       optimal: (n, K) bool argmax set (exact equality when exact, else TIE_RTOL).
       policy: (n, K) float64, uniform over the optimal set.
       value: V at the empty belief, the Bayes-optimal expected total reward.
+      tables: True when states/V/Q/optimal/policy cover every belief state; False when
+        the problem was solved layer by layer (:mod:`.layered`, ``tables=False``, the
+        default above MAX_STATES) and they hold the empty belief only (one row).
 
     It unpacks as ``(value, policy)``, the two things the Bayes-optimal solution is asked
     for: ``value, policy = bayes_optimal_bandit(2, 2, exact=True)`` gives 13/12 and the
@@ -235,6 +242,7 @@ class BayesBandit:
     optimal: np.ndarray
     policy: np.ndarray
     value: float | Fraction
+    tables: bool = True
 
     def index(self, counts) -> np.ndarray:
         """Rows of ``counts`` (…, K, 2), non-negative ints of total ≤ H, in the table: (…,)
@@ -244,7 +252,12 @@ class BayesBandit:
           >>> int(b.index([[1, 0], [0, 2]])), b.states[b.index([[1, 0], [0, 2]])].tolist()
           (25, [[1, 0], [0, 2]])
         """
-        return belief_index(counts, self.n_arms, self.horizon)
+        idx = belief_index(counts, self.n_arms, self.horizon)
+        if not self.tables and np.any(idx):
+            raise ValueError("this solution keeps the empty belief only (solved layer by "
+                             "layer, tables=False); solve with tables=True for every state "
+                             f"(at most MAX_STATES={MAX_STATES:,} states)")
+        return idx
 
     def action_probs(self, counts) -> np.ndarray:
         """π(k | counts) = ``policy[index(counts)]``: (…, K) float64, rows sum to 1."""
@@ -256,8 +269,9 @@ class BayesBandit:
 
     def __repr__(self) -> str:
         return (f"BayesBandit(family={self.family!r}, n_arms={self.n_arms}, "
-                f"horizon={self.horizon}, exact={self.exact}, n_states={len(self.states)}, "
-                f"value={self.value})")
+                f"horizon={self.horizon}, exact={self.exact}, "
+                + (f"n_states={len(self.states)}, " if self.tables else "tables=False, ")
+                + f"value={self.value})")
 
 
 def _means(family: str, prior: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -311,8 +325,38 @@ def _solve(family: str, K: int, H: int, prior: np.ndarray, exact: bool) -> Bayes
                        states=states, V=V, Q=Q, optimal=optimal, policy=policy, value=value)
 
 
+def _root_only(family: str, K: int, H: int, prior: np.ndarray, exact: bool) -> BayesBandit:
+    """The layered solution (:mod:`.layered`): tables of the empty belief only."""
+    value, q0 = layered_values(family, K, H, prior, exact, _means)
+    Q = q0[None, :]
+    V = np.array([value], dtype=object if exact else np.float64)
+    if exact:
+        optimal = np.asarray(Q == V[:, None], dtype=bool)
+    else:
+        optimal = Q >= V[:, None] - TIE_RTOL * np.maximum(1.0, np.abs(V[:, None]))
+    policy = optimal / optimal.sum(axis=1, keepdims=True)
+    states = np.zeros((1, K, 2), dtype=np.int64)
+    for a in (prior, V, Q, optimal, policy, states):
+        a.setflags(write=False)
+    return BayesBandit(n_arms=K, horizon=H, prior=prior, exact=exact, family=family,
+                       states=states, V=V, Q=Q, optimal=optimal, policy=policy, value=value,
+                       tables=False)
+
+
+def _tables(tables, K: int, H: int) -> bool:
+    """Whether to build the full table: ``tables`` as given (True checks MAX_STATES), or,
+    for None, whenever it fits."""
+    if tables is None:
+        return n_belief_states(K, H) <= MAX_STATES
+    if not isinstance(tables, bool):
+        raise ValueError(f"tables must be True, False or None; got {tables!r}")
+    if tables:
+        _check_size(K, H)
+    return tables
+
+
 def bayes_optimal_bandit(n_arms: int, horizon: int, prior=(1, 1),
-                         exact: bool = False) -> BayesBandit:
+                         exact: bool = False, tables: bool | None = None) -> BayesBandit:
     """The Bayes-optimal policy and value of the K-armed Bernoulli bandit, horizon H.
 
     Independent arms pₖ ~ Beta(αₖ, βₖ); see the module docstring for the Bellman equation.
@@ -322,10 +366,14 @@ def bayes_optimal_bandit(n_arms: int, horizon: int, prior=(1, 1),
       n_arms: K ≥ 1.
       horizon: H ≥ 0 pulls.
       prior: (α, β) for every arm, or (K, 2) per-arm (αₖ, βₖ); finite and > 0.
-      exact: Fractions throughout (small problems), else float64.
+      exact: exact rationals throughout, else float64.
+      tables: True: V, Q and the policy at every belief state (at most MAX_STATES of
+        them); False: backward induction one layer at a time (:mod:`.layered`), keeping
+        the empty belief only — memory for the largest layer, C(H + 2K − 1, 2K − 1)
+        states; None (default): the full table when it fits, else layered.
 
     Raises:
-      ValueError: a bad argument (named, with its value), or more than MAX_STATES states.
+      ValueError: a bad argument (named, with its value), or tables=True above MAX_STATES.
 
     Example (K = 1: no choice, V = H·α/(α + β)):
       >>> bayes_optimal_bandit(1, 4, prior=(2, 3), exact=True).value
@@ -334,11 +382,13 @@ def bayes_optimal_bandit(n_arms: int, horizon: int, prior=(1, 1),
     K, H = _int_arg(n_arms, "n_arms", 1), _int_arg(horizon, "horizon", 0)
     if not isinstance(exact, bool):
         raise ValueError(f"exact must be a bool; got {exact!r}")
-    _check_size(K, H)
-    return _solve("independent", K, H, _prior(prior, K, exact), exact)
+    full = _tables(tables, K, H)
+    pr = _prior(prior, K, exact)
+    return (_solve if full else _root_only)("independent", K, H, pr, exact)
 
 
-def bayes_optimal_dependent(horizon: int, prior=(1, 1), exact: bool = False) -> BayesBandit:
+def bayes_optimal_dependent(horizon: int, prior=(1, 1), exact: bool = False,
+                            tables: bool | None = None) -> BayesBandit:
     """The Bayes-optimal two-arm bandit with p₂ = 1 − p₁, p₁ ~ Beta(α, β).
 
     Same 4-count belief states as the independent K = 2 problem; p₁'s posterior is
@@ -350,14 +400,16 @@ def bayes_optimal_dependent(horizon: int, prior=(1, 1), exact: bool = False) -> 
       Fraction(7, 6)
 
     Args:
-      horizon: H ≥ 0; prior: (α, β), finite and > 0; exact: as in bayes_optimal_bandit.
+      horizon: H ≥ 0; prior: (α, β), finite and > 0; exact, tables: as in
+      bayes_optimal_bandit.
     """
     H = _int_arg(horizon, "horizon", 0)
     if not isinstance(exact, bool):
         raise ValueError(f"exact must be a bool; got {exact!r}")
+    full = _tables(tables, 2, H)
     ab = _prior(prior, 1, exact, per_arm=False)[0]
     pr = np.array([[ab[0], ab[1]], [ab[1], ab[0]]], dtype=object if exact else np.float64)
-    return _solve("dependent", 2, H, pr, exact)
+    return (_solve if full else _root_only)("dependent", 2, H, pr, exact)
 
 
 def belief_mdp(n_arms: int, horizon: int, prior=(1, 1), *, family: str = "independent",
