@@ -18,6 +18,7 @@ from .agents import (
 )
 from .belief import (
     BeliefPolicy,
+    TrainingReport,
     belief_policy_value,
     log_marginal,
     predictive,
@@ -39,6 +40,7 @@ from .experiment import (
     summarise,
 )
 from .maml import (
+    GRAD_TOL,
     MAX_SEQUENCES,
     GradientEstimate,
     MetaResult,
@@ -64,11 +66,12 @@ __all__ = [
     "PriorState", "random_argmax",
     # memoryless learner, MAML / Meta-SGD
     "MemorylessReinforce", "MemorylessState", "check_theta_eta",
-    "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
+    "GRAD_TOL", "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult",
+    "enumerate_outcomes",
     "maml_objective", "maml_gradient", "score_gradient", "meta_train", "memoryless_gap",
     # belief-state policy
     "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",
-    "train_belief_policy",
+    "train_belief_policy", "TrainingReport",
     # the study
     "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "make_tasks", "classical_agents",
     "meta_learned_agents", "default_agents", "meta_bandits", "exact_bayes_regret",

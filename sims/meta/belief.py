@@ -52,7 +52,7 @@ from .rollouts import NoState, check_int, rollout, sample_arms
 
 __all__ = [
     "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",
-    "train_belief_policy",
+    "train_belief_policy", "TrainingReport",
 ]
 
 
@@ -239,10 +239,27 @@ def belief_policy_value(policy: BeliefPolicy, tasks, horizon: int) -> float:
     return value
 
 
+class TrainingReport(NamedTuple):
+    """How a meta-training run ended: ``converged`` (the criterion held before the step
+    budget ran out), ``criterion`` (in words), ``steps`` taken, ``bayes_gap`` = V* − V of the
+    final policy (exact), and ``class_gap``, the gap to the best value the policy class can
+    reach (for a belief policy the class contains the Bayes-optimal policy as a limit of
+    its logits, so class_gap = bayes_gap)."""
+
+    converged: bool
+    criterion: str
+    steps: int
+    bayes_gap: float
+    class_gap: float
+
+
 def train_belief_policy(tasks, horizon: int, *, steps: int = 300, batch: int = 512,
                         lr: float = 1.0, seed=0, baseline_rate: float = 0.5,
-                        init: BeliefPolicy | None = None) -> tuple[BeliefPolicy, np.ndarray]:
-    """Meta-train a :class:`BeliefPolicy` by REINFORCE across tasks.
+                        init: BeliefPolicy | None = None, rel_gap_tol: float = 1e-4,
+                        report: bool = False):
+    """Meta-train a :class:`BeliefPolicy` by REINFORCE across tasks, for at most ``steps``
+    steps: it stops once the exact value is within ``rel_gap_tol``·V* of the Bayes-optimal
+    value V* (the best this class can reach), checked before every step.
 
     Each step i draws ``batch`` tasks p ∼ ``tasks`` and runs one episode on each with
     :func:`rollout` (every task in one numpy op), then, with cₜ the belief before step t,
@@ -266,10 +283,12 @@ def train_belief_policy(tasks, horizon: int, *, steps: int = 300, batch: int = 5
         child and a rollout child (outcome table and arm draws, see :func:`rollout`).
       baseline_rate: in (0, 1].
       init: the starting policy (K, H must match); None: uniform.
+      rel_gap_tol: in (0, 1): the convergence criterion above.
+      report: also return a :class:`TrainingReport`.
 
     Returns:
-      (policy, curve): the trained policy and the exact value
-      :func:`belief_policy_value` before the first and after every step, (steps + 1,).
+      (policy, curve[, report]): the trained policy, the exact value
+      :func:`belief_policy_value` before the first and after every step taken (n + 1,).
     """
     task_prior(tasks)
     H = check_int(horizon, "horizon", 1)
@@ -288,9 +307,16 @@ def train_belief_policy(tasks, horizon: int, *, steps: int = 300, batch: int = 5
     logits = policy.logits.copy()
     base = np.zeros(n)
     seen = np.zeros(n, dtype=bool)
+    if isinstance(rel_gap_tol, bool) or not isinstance(rel_gap_tol, Real) \
+            or not 0 < rel_gap_tol < 1:
+        raise ValueError(f"rel_gap_tol must be a real in (0, 1); got {rel_gap_tol!r}")
+    v_star = float(tasks.bayes(H).value)
+    target = v_star - rel_gap_tol * abs(v_star)
     curve = [belief_policy_value(policy, tasks, H)]
     rows = np.arange(batch)[:, None]
     for child in ss.spawn(steps):
+        if curve[-1] >= target:
+            break
         task_ss, roll_ss = child.spawn(2)
         p = tasks.sample(batch, np.random.Generator(np.random.PCG64(task_ss)))
         out = rollout(policy, p, H, roll_ss)
@@ -313,4 +339,11 @@ def train_belief_policy(tasks, horizon: int, *, steps: int = 300, batch: int = 5
         seen |= hit_rows
         policy = BeliefPolicy(K, H, logits)
         curve.append(belief_policy_value(policy, tasks, H))
-    return policy, np.asarray(curve)
+    if not report:
+        return policy, np.asarray(curve)
+    gap = v_star - curve[-1]
+    ok = bool(curve[-1] >= target)
+    rule = f"exact value within {rel_gap_tol:g}·V* of V* = {v_star:.6g}"
+    why = (f"stopped: {rule}" if ok
+           else f"not converged: {len(curve) - 1} steps without {rule} (gap {gap:.3g})")
+    return policy, np.asarray(curve), TrainingReport(ok, why, len(curve) - 1, gap, gap)

@@ -57,12 +57,16 @@ from .memoryless import check_baseline, check_theta_eta
 from .rollouts import check_int, sample_arms
 
 __all__ = [
-    "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
+    "MAX_SEQUENCES", "GRAD_TOL", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
     "maml_objective", "maml_gradient", "score_gradient", "meta_train", "memoryless_gap",
 ]
 
 #: Largest (2K)ᴴ the exact enumeration accepts (K = 2: H ≤ 10; K = 3: H ≤ 8).
 MAX_SEQUENCES = 2_000_000
+#: meta_train stops when the exact ‖∇J‖∞ is at most this: J is a sum of (2K)ᴴ terms of
+#: size ≤ H computed in float64, so gradients below ~1e-12·H are rounding, and 1e-8 is far
+#: above that and far below any gradient that moves J measurably in a few hundred steps.
+GRAD_TOL = 1e-8
 
 
 class Outcomes(NamedTuple):
@@ -95,12 +99,20 @@ class GradientEstimate(NamedTuple):
 
 
 class MetaResult(NamedTuple):
-    """theta0 (K,), eta (K,) after meta-training; curve (steps + 1,): J at every iterate
-    (exact, or the Monte-Carlo mean of R over that step's samples when not exact)."""
+    """theta0 (K,), eta (K,) after meta-training; curve (n + 1,): J at every iterate
+    (exact, or the Monte-Carlo mean of R over that step's samples when not exact), n the
+    Adam steps taken. ``converged``: the stopping criterion held (else the step budget ran
+    out); ``criterion``: which one, in words; ``grad``: ‖∇J‖∞ of the meta-parameters at the
+    last iterate (exact, or the sampled estimate); ``bayes_gap``: V* − J at the last iterate
+    (exact; NaN when J is not computable exactly)."""
 
     theta0: np.ndarray
     eta: np.ndarray
     curve: np.ndarray
+    converged: bool = False
+    criterion: str = ""
+    grad: float = float("nan")
+    bayes_gap: float = float("nan")
 
 
 def _setup(theta0, eta, tasks, horizon, baseline):
@@ -270,15 +282,28 @@ def score_gradient(theta0, eta, tasks, horizon: int, n_samples: int, rng, *,
 
 def meta_train(tasks, horizon: int, *, meta_sgd: bool = False, steps: int = 200,
                lr: float = 0.05, seed=0, exact: bool | None = None, theta0=None, eta=1.0,
-               baseline=0.0, n_samples: int = 4096) -> MetaResult:
-    """Meta-train the memoryless learner by Adam ascent on J.
+               baseline=0.0, n_samples: int = 4096, grad_tol: float = GRAD_TOL,
+               z: float = 2.0, patience: int = 10) -> MetaResult:
+    """Meta-train the memoryless learner by Adam ascent on J, until a stated criterion holds.
 
     MAML (``meta_sgd=False``): learn θ_0, η fixed at ``eta``. Meta-SGD: learn θ_0 and a
     per-arm η = exp ρ (``eta`` is then the initial value and must be > 0).
 
+    Stopping (checked before every step, so a start that already satisfies it takes none):
+    with the exact gradient, ‖∇J‖∞ ≤ ``grad_tol`` (first-order stationary; Adam normalises
+    each coordinate, so without this rule a gradient of rounding noise, ~1e-17 at the
+    symmetric optimum θ_0 = 0, becomes steps of size ~lr that *lower* J); with the sampled
+    gradient, no coordinate of the estimate is further than ``z`` standard errors from 0 at
+    ``patience`` consecutive iterates (the data cannot tell the gradient from zero; one
+    such iterate is common far from the optimum when the estimate is noisy). Either way
+    ``converged`` says whether it held within ``steps`` steps.
+
     Args:
       tasks: BetaTasks or DependentTasks; horizon: H ≥ 1.
-      steps: Adam steps (≥ 0); lr: Adam step size (> 0), β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+      steps: at most this many Adam steps (≥ 0); lr: Adam step size (> 0), β₁ = 0.9,
+        β₂ = 0.999, ε = 1e-8.
+      grad_tol: > 0, the exact-gradient tolerance; z: > 0, the sampled-gradient threshold;
+        patience: ≥ 1 iterates.
       seed: int ≥ 0, SeedSequence or Generator for the estimator's draws (unused when
         exact).
       exact: True: the exact gradient (ValueError if (2K)ᴴ > MAX_SEQUENCES); False: the
@@ -288,15 +313,20 @@ def meta_train(tasks, horizon: int, *, meta_sgd: bool = False, steps: int = 200,
       baseline: the learner's b.
 
     Returns:
-      MetaResult(theta0 (K,), eta (K,), curve (steps + 1,)).
+      MetaResult (theta0, eta, curve, converged, criterion, grad, bayes_gap).
     """
     task_prior(tasks)
     K = tasks.n_arms
     th, et, H, b = _setup(np.zeros(K) if theta0 is None else theta0, eta, tasks, horizon,
                           baseline)
     check_int(steps, "steps", 0), check_int(n_samples, "n_samples", 2)
+    check_int(patience, "patience", 1)
     if isinstance(lr, bool) or not isinstance(lr, Real) or not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite real > 0; got {lr!r}")
+    for name, val in (("grad_tol", grad_tol), ("z", z)):
+        if isinstance(val, bool) or not isinstance(val, Real) or not (np.isfinite(val)
+                                                                       and val > 0):
+            raise ValueError(f"{name} must be a finite real > 0; got {val!r}")
     if meta_sgd and (et <= 0).any():
         raise ValueError(f"meta_sgd needs eta > 0 (eta = exp(rho)); got eta = {et.tolist()}")
     fits = (2 * K) ** H <= MAX_SEQUENCES
@@ -307,35 +337,65 @@ def meta_train(tasks, horizon: int, *, meta_sgd: bool = False, steps: int = 200,
     rng = _rng(seed)
 
     def value_grad(th, et):
+        """(J, the gradient in x, its standard errors or None when exact)."""
         if exact:
-            return _exact(th, et, tasks, H, b, grad=True)
-        R, g = _samples(th, et, tasks, H, b, n_samples, rng)
-        return float(R.mean()), g.mean(axis=0)
+            J, g = _exact(th, et, tasks, H, b, grad=True)
+            se = None
+        else:
+            R, gs = _samples(th, et, tasks, H, b, n_samples, rng)
+            J, g = float(R.mean()), gs.mean(axis=0)
+            se = gs.std(axis=0, ddof=1) / np.sqrt(n_samples)
+        if meta_sgd:  # ∂J/∂ρ = η ⊙ ∂J/∂η
+            return J, np.concatenate([g[:K], et * g[K:]]), \
+                None if se is None else np.concatenate([se[:K], et * se[K:]])
+        return J, g[:K], None if se is None else se[:K]
 
     x = np.concatenate([th, np.log(et)]) if meta_sgd else th.copy()
     m, v = np.zeros_like(x), np.zeros_like(x)
     curve = []
+    rule = (f"exact ‖∇J‖∞ ≤ {grad_tol:g}" if exact
+            else f"every sampled gradient coordinate within {z:g} standard errors of 0 "
+                 f"at {patience} iterates in a row")
+    converged = False
+    quiet = 0
     for i in range(steps + 1):
         th, et = (x[:K], np.exp(x[K:])) if meta_sgd else (x, et)
-        J, g = value_grad(th, et)
+        J, grad, se = value_grad(th, et)
         curve.append(J)
-        if i == steps:
+        gnorm = float(np.max(np.abs(grad))) if grad.size else 0.0
+        if se is None:
+            converged = gnorm <= grad_tol
+        else:
+            quiet = quiet + 1 if bool(np.all(np.abs(grad) <= z * se)) else 0
+            converged = quiet >= patience
+        if converged or i == steps:
             break
-        grad = np.concatenate([g[:K], et * g[K:]]) if meta_sgd else g[:K]
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad**2
         x = x + lr * (m / (1 - 0.9 ** (i + 1))) / (np.sqrt(v / (1 - 0.999 ** (i + 1))) + 1e-8)
-    return MetaResult(th.copy(), np.array(et, dtype=np.float64), np.asarray(curve))
+    th = np.array(th, dtype=np.float64)
+    et = np.array(et, dtype=np.float64)
+    gap = float("nan")
+    if (2 * K) ** H <= MAX_SEQUENCES:
+        gap = _bayes_value(tasks, H) - (curve[-1] if exact else maml_objective(th, et, tasks, H))
+    criterion = (f"stopped: {rule}" if converged
+                 else f"not converged: {len(curve) - 1} steps without {rule}")
+    return MetaResult(th, et, np.asarray(curve), converged, criterion, gnorm, float(gap))
 
 
 _BAYES_VALUES: dict = {}
+
+
+def _bayes_value(tasks, H: int) -> float:
+    """V*, the Bayes-optimal value of ``tasks`` at horizon H (cached per distribution)."""
+    key = (tasks.key, H)
+    if key not in _BAYES_VALUES:
+        _BAYES_VALUES[key] = float(tasks.bayes(H).value)
+    return _BAYES_VALUES[key]
 
 
 def memoryless_gap(theta0, eta, tasks, horizon: int) -> float:
     """V* − J(θ_0, η) ≥ 0: the Bayes-optimal value (``tasks.bayes(horizon).value``, cached
     per task distribution and horizon) minus the learner's exact meta-objective."""
     th, et, H, _ = _setup(theta0, eta, tasks, horizon, 0.0)
-    key = (tasks.key, H)
-    if key not in _BAYES_VALUES:
-        _BAYES_VALUES[key] = float(tasks.bayes(H).value)
-    return _BAYES_VALUES[key] - maml_objective(th, et, tasks, H)
+    return _bayes_value(tasks, H) - maml_objective(th, et, tasks, H)
