@@ -28,6 +28,22 @@ def test_run_meta_bandits_writes_the_study(tmp_path, capsys):
     report = (tmp_path / "report.md").read_text()
     assert "## meta-bandits" in report and "meta-bandits/regret.png" in report
     assert "Bayes regret at H = 3" in capsys.readouterr().out
+    # meta-training outcomes: one row per meta-trained agent and horizon, marked in the report
+    training = pd.read_csv(folder / "training.csv")
+    assert list(training.columns) == ["agent", "horizon", "converged", "criterion", "steps",
+                                      "bayes_gap", "class_gap"]
+    assert sorted(set(training.agent)) == ["belief-rl", "maml", "meta-sgd"]
+    assert len(training) == 3 * 2 and (training.steps <= 2).all()
+    # MAML on the symmetric prior: theta_0 = 0 is stationary, so it stops before a step
+    maml = training[training.agent == "maml"]
+    assert maml.converged.all() and (maml.steps == 0).all()
+    assert "Meta-training (each agent at each horizon" in report
+    for r in training.itertuples():
+        assert (r.bayes_gap >= 0) or pd.isna(r.bayes_gap)
+        if not r.converged:
+            assert f"| {r.agent} | {r.horizon} | **no** |" in report
+    if not training[training.horizon == 3].converged.all():
+        assert "(not converged)" in report
 
 
 def test_study_is_deterministic(tmp_path):

@@ -89,3 +89,31 @@ def test_belief_training_stops_at_the_stated_gap_and_reports_it():
     assert len(train_belief_policy(tasks, H, steps=2, batch=32, seed=0)) == 2  # no report
     with pytest.raises(ValueError, match="rel_gap_tol must be a real in"):
         train_belief_policy(tasks, H, steps=1, rel_gap_tol=1.0)
+
+
+def test_meta_bandits_records_training_and_the_figure_marks_it():
+    from mesabase.sims.meta import (
+        meta_bandits,
+        meta_learned_agents,
+        not_converged,
+        plot_meta_bandits,
+        summarise,
+    )
+
+    df = meta_bandits(horizons=(2, 3), n_tasks=10, n_seeds=1,
+                      agents=meta_learned_agents(steps=1, batch=16))
+    rec = df.attrs["training"]
+    assert {(r["agent"], r["horizon"]) for r in rec} == {
+        (a, h) for a in ("maml", "meta-sgd", "belief-rl") for h in (2, 3)}
+    assert all(set(r) == {"agent", "horizon", "converged", "criterion", "steps",
+                          "bayes_gap", "class_gap"} for r in rec)
+    bad = not_converged(rec)
+    assert all(h in (2, 3) for hs in bad.values() for h in hs)
+    assert "maml" not in bad  # symmetric prior: stationary at theta_0 = 0
+    fig = plot_meta_bandits(summarise(df), training=rec)
+    labels = [t.get_text() for ax in fig.axes for t in (ax.get_legend().get_texts()
+                                                         if ax.get_legend() else [])]
+    labels += [ln.get_label() for ax in fig.axes for ln in ax.get_lines()]
+    for agent, hs in bad.items():
+        assert f"{agent} (not converged: H = {', '.join(map(str, hs))})" in labels
+    assert not_converged([]) == {} and not_converged(None) == {}

@@ -36,6 +36,7 @@ from .experiment import (
     make_tasks,
     meta_bandits,
     meta_learned_agents,
+    not_converged,
     plot_meta_bandits,
     summarise,
 )
@@ -74,6 +75,6 @@ __all__ = [
     "train_belief_policy", "TrainingReport",
     # the study
     "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "make_tasks", "classical_agents",
-    "meta_learned_agents", "default_agents", "meta_bandits", "exact_bayes_regret",
+    "meta_learned_agents", "default_agents", "meta_bandits", "not_converged", "exact_bayes_regret",
     "summarise", "plot_meta_bandits",
 ]

@@ -43,14 +43,14 @@ from ..reports.figures import (
 )
 from ..reports.render import OKABE_ITO
 from .agents import UCB1, BayesOptimalAgent, GittinsAgent, Greedy, Thompson
-from .belief import train_belief_policy
+from .belief import TrainingReport, train_belief_policy
 from .maml import meta_train
 from .memoryless import MemorylessReinforce
 from .rollouts import Agent, check_int, rollout
 from .tasks import BetaTasks, DependentTasks
 
 __all__ = ["AgentSpec", "FAMILIES", "make_tasks", "classical_agents", "meta_learned_agents",
-           "default_agents", "meta_bandits",
+           "default_agents", "meta_bandits", "not_converged",
            "exact_bayes_regret", "summarise", "plot_meta_bandits", "COLUMNS",
            "SUMMARY_COLUMNS"]
 
@@ -65,7 +65,10 @@ SUMMARY_COLUMNS = ("agent", "horizon", "n", "n_tasks", "regret", "sd", "ci_low",
 
 class AgentSpec(NamedTuple):
     """An agent built per horizon: ``make(tasks, horizon, seed) -> Agent``, where ``seed`` is
-    the :class:`numpy.random.SeedSequence` of (horizon, crc32(name)); ``name`` labels it."""
+    the :class:`numpy.random.SeedSequence` of (horizon, crc32(name)); ``name`` labels it.
+    A meta-trained agent's ``make`` may return ``(agent, report)`` with a
+    :class:`~.belief.TrainingReport`: :func:`meta_bandits` then records whether its training
+    converged (``df.attrs["training"]``), and the study marks it in its tables and figure."""
 
     name: str
     make: Callable
@@ -169,16 +172,22 @@ def meta_learned_agents(steps: int = 100, n_samples: int = 1024, batch: int = 51
             res = meta_train(tasks, H, meta_sgd=meta_sgd, steps=steps, seed=_int_seed(ss),
                              exact=(2 * tasks.n_arms) ** H <= exact_up_to,
                              n_samples=n_samples)
-            return MemorylessReinforce(res.theta0, res.eta)
+            report = TrainingReport(res.converged, res.criterion, len(res.curve) - 1,
+                                    res.bayes_gap, float("nan"))
+            return MemorylessReinforce(res.theta0, res.eta), report
         return make
+
+    def belief(tasks, H, ss):
+        policy, _, report = train_belief_policy(tasks, H, steps=steps, batch=batch, seed=ss,
+                                                report=True)
+        return policy, report
 
     return [
         AgentSpec("reinforce",
                   lambda tasks, H, ss: MemorylessReinforce(np.zeros(tasks.n_arms), 1.0)),
         AgentSpec("maml", memoryless(False)),
         AgentSpec("meta-sgd", memoryless(True)),
-        AgentSpec("belief-rl", lambda tasks, H, ss: train_belief_policy(
-            tasks, H, steps=steps, batch=batch, seed=ss)[0]),
+        AgentSpec("belief-rl", belief),
     ]
 
 
@@ -253,7 +262,7 @@ def meta_bandits(horizons: Sequence[int] = (2, 5, 10, 20, 40), n_arms: int = 2,
     labels = _labels(agents)
     task_col = np.repeat(np.arange(n_tasks, dtype=np.int64), n_seeds)
     seed_col = np.tile(np.arange(n_seeds, dtype=np.int64), n_tasks)
-    frames = []
+    frames, training = [], []
     for H in hs:
         p = tasks.sample(n_tasks, np.random.default_rng(
             np.random.SeedSequence(seed, spawn_key=(0, H))))
@@ -262,6 +271,13 @@ def meta_bandits(horizons: Sequence[int] = (2, 5, 10, 20, 40), n_arms: int = 2,
             if isinstance(a, AgentSpec):
                 ss = np.random.SeedSequence(seed, spawn_key=(2, H, zlib.crc32(label.encode())))
                 a = a.make(tasks, H, ss)
+                if isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], TrainingReport):
+                    a, rep = a
+                    training.append({"agent": label, "horizon": int(H),
+                                     "converged": bool(rep.converged),
+                                     "criterion": str(rep.criterion), "steps": int(rep.steps),
+                                     "bayes_gap": float(rep.bayes_gap),
+                                     "class_gap": float(rep.class_gap)})
             out = rollout(a, rows, H, np.random.SeedSequence(seed, spawn_key=(1, H)))
             frames.append(pd.DataFrame({
                 "agent": label, "horizon": np.int64(H), "task": task_col, "seed": seed_col,
@@ -270,7 +286,7 @@ def meta_bandits(horizons: Sequence[int] = (2, 5, 10, 20, 40), n_arms: int = 2,
                 progress(label, H)
     df = pd.concat(frames, ignore_index=True)
     df.attrs = {"family": family, "n_arms": n_arms, "prior": np.asarray(prior).tolist(),
-                "exact": exact, "seed": int(seed)}
+                "exact": exact, "seed": int(seed), "training": training}
     return df
 
 
@@ -354,7 +370,19 @@ def _panels(agents: list, budget: int) -> list[tuple[str, list]]:
 
 
 @styled
-def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None) -> Figure:
+def not_converged(training) -> dict[str, list[int]]:
+    """agent → the horizons at which its meta-training did not converge, from the records
+    of ``df.attrs["training"]`` (or the study's training.csv as a DataFrame)."""
+    rows = training.to_dict("records") if isinstance(training, pd.DataFrame) else training
+    out: dict[str, list[int]] = {}
+    for r in rows or []:
+        if not bool(r["converged"]):
+            out.setdefault(str(r["agent"]), []).append(int(r["horizon"]))
+    return {a: sorted(h) for a, h in out.items()}
+
+
+def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None,
+                      training=None) -> Figure:
     """Bayes regret versus horizon, one line per agent with its confidence band (the
     ``ci_low``/``ci_high`` of :func:`summarise`), on a log-scaled horizon axis with ticks at
     the table's horizons. So that bands stay readable, a panel shows at most
@@ -371,6 +399,9 @@ def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None
         (:func:`~mesabase.sims.reports.figures.save_figure`).
       title: the figure title (the default names the study, meta-bandits, and the bands as
         95% t-intervals over tasks).
+      training: the training records (``df.attrs["training"]`` or training.csv): an agent
+        whose meta-training did not converge at some horizon is labelled so in the legend
+        and its points there are drawn hollow.
 
     Returns:
       The matplotlib Figure (one Axes per panel).
@@ -392,12 +423,22 @@ def plot_meta_bandits(summary: pd.DataFrame, path=None, title: str | None = None
         style[a] = (colours[i % len(colours)], _LINES[(i + 1) % len(_LINES)],
                     _MARKERS[(i + 1) % len(_MARKERS)])
 
+    unconverged = not_converged(training)
+
     def draw(ax, d, agent, band):
         colour, ls, marker = style[agent]
         h = d["horizon"].to_numpy(dtype=float)
         top = {"zorder": 4, "linewidth": 1.5} if agent == _REFERENCE else {}
-        ax.plot(h, d["regret"].to_numpy(dtype=float), color=colour, label=str(agent),
+        bad = unconverged.get(str(agent), [])
+        label = str(agent) + (f" (not converged: H = {', '.join(map(str, bad))})"
+                              if bad else "")
+        ax.plot(h, d["regret"].to_numpy(dtype=float), color=colour, label=label,
                 linestyle=ls, marker=marker, markersize=5, **top)
+        if bad:
+            hollow = np.isin(h, bad)
+            ax.plot(h[hollow], d["regret"].to_numpy(dtype=float)[hollow], linestyle="none",
+                    marker=marker, markersize=7, markerfacecolor="white", color=colour,
+                    zorder=5)
         if band:
             ax.fill_between(h, d["ci_low"].to_numpy(dtype=float),
                             d["ci_high"].to_numpy(dtype=float), color=colour, alpha=0.15,

@@ -7,7 +7,11 @@ and seeds) at the default sizes :data:`DEFAULTS` or the small :data:`QUICK` ones
     OUT/meta-bandits/summary.csv     per (agent, horizon): mean Bayes regret, 95% t-interval
                                      over tasks, the exact Bayes regret of the Bayes-optimal
                                      agent
-    OUT/meta-bandits/regret.png|svg  the figure (drawn from summary.csv)
+    OUT/meta-bandits/training.csv    per meta-trained (agent, horizon): converged, the
+                                     stopping criterion, steps, the gap to Bayes-optimal
+                                     (and to the best of the agent's class, where known)
+    OUT/meta-bandits/regret.png|svg  the figure (drawn from summary.csv and training.csv;
+                                     agents not converged are marked)
     OUT/meta-bandits/study.json      the sizes and seed, to rerun it
 
 each file written atomically (temporary file, then rename). :func:`study_section` turns the
@@ -24,7 +28,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..reports.meta_section import STUDY, study_section  # noqa: F401 - re-exported
+from .belief import TrainingReport
 from .experiment import default_agents, meta_bandits, plot_meta_bandits, summarise
+
+TRAINING_FIELDS = list(TrainingReport._fields)
 
 __all__ = ["STUDY", "DEFAULTS", "QUICK", "run_study", "study_section", "study_sizes"]
 
@@ -80,9 +87,13 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
                           progress=progress)
     seconds = time.perf_counter() - t0
     summary = summarise(df)
+    training = pd.DataFrame(df.attrs.get("training", []),
+                            columns=["agent", "horizon", *TRAINING_FIELDS])
+    df.attrs.pop("training", None)  # saved as its own table
     atomic_write(folder / "table.parquet", lambda p: df.to_parquet(p, index=False))
     atomic_write(folder / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    write_figure(plot_meta_bandits(summary), folder / "regret", dpi)
+    atomic_write(folder / "training.csv", lambda p: training.to_csv(p, index=False))
+    write_figure(plot_meta_bandits(summary, training=training), folder / "regret", dpi)
     meta = {**sizes, "horizons": list(sizes["horizons"]), "seconds": round(seconds, 2),
             "rows": len(df)}
     atomic_write(folder / "study.json",

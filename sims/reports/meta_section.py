@@ -33,9 +33,24 @@ def study_section(out) -> list[str]:
              "episode, MAML / Meta-SGD initialisations) can only track them in their weights.",
              "", f"At H = {H}:", "", "| agent | Bayes regret | 95% interval | exact |",
              "|---|---|---|---|"]
+    training = (pd.read_csv(folder / "training.csv") if (folder / "training.csv").exists()
+                else pd.DataFrame(columns=["agent", "horizon", "converged"]))
+    bad = {(r.agent, int(r.horizon)): r for r in training.itertuples() if not r.converged}
     for r in last.itertuples():
         exact = "" if pd.isna(r.exact_regret) else f"{r.exact_regret:.4g}"
-        lines.append(f"| {r.agent} | {r.regret:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] "
+        mark = " (not converged)" if (r.agent, H) in bad else ""
+        lines.append(f"| {r.agent}{mark} | {r.regret:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] "
                      f"| {exact} |")
     lines += ["", f"![Bayes regret versus horizon]({STUDY}/regret.png)", ""]
+    if len(training):
+        lines += ["Meta-training (each agent at each horizon; `training.csv`): converged means "
+                  "its stated criterion held within the step budget; the gap is V* − the "
+                  "agent's exact value (NaN where not computable).", "",
+                  "| agent | H | converged | steps | gap to Bayes-optimal | criterion |",
+                  "|---|---|---|---|---|---|"]
+        for r in training.itertuples():
+            gap = "" if pd.isna(r.bayes_gap) else f"{r.bayes_gap:.4g}"
+            lines.append(f"| {r.agent} | {int(r.horizon)} | {'yes' if r.converged else '**no**'}"
+                         f" | {int(r.steps)} | {gap} | {r.criterion} |")
+        lines.append("")
     return lines
