@@ -115,7 +115,6 @@ def _build():
         P_pi = np.empty((S, S))
         r_pi = np.empty(S)
         TV = np.empty(S)
-        new = np.empty(S)
         for s in range(S):  # the start: act = argmax Q1 (given), TV = T_act v0
             TV[s] = Q1[s, act[s]]
         changed = True
@@ -131,25 +130,7 @@ def _build():
                     r_pi[s] = R[s, act[s]]
             # partial evaluation from W = TV, span-stopped (and stopped on a stall)
             V[:] = TV
-            elo = 0.0
-            ehi = 0.0
-            eprev = np.inf
-            for _j in range(eval_budget):
-                elo = np.inf
-                ehi = -np.inf
-                for s in range(S):
-                    acc = 0.0
-                    for t in range(S):
-                        acc += P_pi[s, t] * V[t]
-                    w = r_pi[s] + g * acc
-                    e = w - V[s]
-                    elo = min(elo, e)
-                    ehi = max(ehi, e)
-                    new[s] = w
-                V[:] = new
-                if c * (ehi - elo) / 2.0 <= eps or ehi - elo >= eprev:
-                    break
-                eprev = ehi - elo
+            _, elo, ehi = eval_kernel(P_pi, r_pi, V, g, eps, eval_budget)
             shift = c * (ehi + elo) / 2.0
             vnorm = 0.0
             for s in range(S):
