@@ -44,6 +44,11 @@ def test_run_meta_bandits_writes_the_study(tmp_path, capsys):
             assert f"| {r.agent} | {r.horizon} | **no** |" in report
     if not training[training.horizon == 3].converged.all():
         assert "(not converged)" in report
+    advantage = pd.read_csv(folder / "maml-advantage.csv")
+    assert list(advantage.family.unique()) == ["uniform", "asymmetric", "same-best",
+                                               "dependent"]
+    assert set(advantage.horizon) == {2, 3}
+    assert "### Does MAML's initialisation help?" in report
 
 
 def test_study_is_deterministic(tmp_path):

@@ -40,6 +40,7 @@ from .experiment import (
     plot_meta_bandits,
     summarise,
 )
+from .families import ADVANTAGE_COLUMNS, INIT_FAMILIES, init_family, maml_advantage
 from .maml import (
     GRAD_TOL,
     MAX_SEQUENCES,
@@ -77,4 +78,6 @@ __all__ = [
     "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "make_tasks", "classical_agents",
     "meta_learned_agents", "default_agents", "meta_bandits", "not_converged", "exact_bayes_regret",
     "summarise", "plot_meta_bandits",
+    # families where the initialisation matters
+    "INIT_FAMILIES", "ADVANTAGE_COLUMNS", "init_family", "maml_advantage",
 ]

@@ -12,6 +12,9 @@ and seeds) at the default sizes :data:`DEFAULTS` or the small :data:`QUICK` ones
                                      (and to the best of the agent's class, where known)
     OUT/meta-bandits/regret.png|svg  the figure (drawn from summary.csv and training.csv;
                                      agents not converged are marked)
+    OUT/meta-bandits/maml-advantage.csv  MAML's θ₀ against REINFORCE from zero on task
+                                     families where the initialisation matters
+                                     (:mod:`.families`), exact and with intervals
     OUT/meta-bandits/study.json      the sizes and seed, to rerun it
 
 each file written atomically (temporary file, then rename). :func:`study_section` turns the
@@ -30,8 +33,12 @@ import pandas as pd
 from ..reports.meta_section import STUDY, study_section  # noqa: F401 - re-exported
 from .belief import TrainingReport
 from .experiment import default_agents, meta_bandits, plot_meta_bandits, summarise
+from .families import maml_advantage
 
 TRAINING_FIELDS = list(TrainingReport._fields)
+#: The MAML-advantage table (:mod:`.families`) runs at the study's horizons up to this one
+#: (exact meta-gradients, seconds).
+ADVANTAGE_MAX_H = 10
 
 __all__ = ["STUDY", "DEFAULTS", "QUICK", "run_study", "study_section", "study_sizes"]
 
@@ -94,6 +101,11 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
     atomic_write(folder / "summary.csv", lambda p: summary.to_csv(p, index=False))
     atomic_write(folder / "training.csv", lambda p: training.to_csv(p, index=False))
     write_figure(plot_meta_bandits(summary, training=training), folder / "regret", dpi)
+    small = tuple(h for h in sizes["horizons"] if h <= ADVANTAGE_MAX_H) or (2,)
+    advantage = maml_advantage(horizons=small, n_tasks=sizes["n_tasks"],
+                               n_seeds=sizes["n_seeds"], steps=10 * sizes["meta_steps"],
+                               seed=sizes["seed"])
+    atomic_write(folder / "maml-advantage.csv", lambda p: advantage.to_csv(p, index=False))
     meta = {**sizes, "horizons": list(sizes["horizons"]), "seconds": round(seconds, 2),
             "rows": len(df)}
     atomic_write(folder / "study.json",
