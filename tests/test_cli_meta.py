@@ -49,6 +49,10 @@ def test_run_meta_bandits_writes_the_study(tmp_path, capsys):
                                                "dependent"]
     assert set(advantage.horizon) == {2, 3}
     assert "### Does MAML's initialisation help?" in report
+    frozen = pd.read_csv(folder / "frozen-improvement.csv")
+    assert set(frozen.family) == {"train", "shifted"} and len(frozen) == 4
+    assert (folder / "frozen-weights.png").exists() and (folder / "frozen-weights.csv").exists()
+    assert "### Frozen weights, improving performance?" in report
 
 
 def test_study_is_deterministic(tmp_path):

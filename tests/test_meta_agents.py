@@ -470,7 +470,7 @@ def test_package_reexports_every_public_name():
     import mesabase.sims.meta as meta
 
     for mod in ("tasks", "rollouts", "agents", "memoryless", "maml", "belief", "experiment",
-                "families"):
+                "families", "frozen"):
         names = importlib.import_module(f"mesabase.sims.meta.{mod}").__all__
         missing = sorted(set(names) - set(meta.__all__))
         assert not missing, (mod, missing)

@@ -41,6 +41,7 @@ from .experiment import (
     summarise,
 )
 from .families import ADVANTAGE_COLUMNS, INIT_FAMILIES, init_family, maml_advantage
+from .frozen import FROZEN_COLUMNS, IMPROVEMENT_COLUMNS, frozen_weights, plot_frozen_weights
 from .maml import (
     GRAD_TOL,
     MAX_SEQUENCES,
@@ -80,4 +81,6 @@ __all__ = [
     "summarise", "plot_meta_bandits",
     # families where the initialisation matters
     "INIT_FAMILIES", "ADVANTAGE_COLUMNS", "init_family", "maml_advantage",
+    # frozen weights, improving performance
+    "FROZEN_COLUMNS", "IMPROVEMENT_COLUMNS", "frozen_weights", "plot_frozen_weights",
 ]

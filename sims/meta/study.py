@@ -15,6 +15,10 @@ and seeds) at the default sizes :data:`DEFAULTS` or the small :data:`QUICK` ones
     OUT/meta-bandits/maml-advantage.csv  MAML's θ₀ against REINFORCE from zero on task
                                      families where the initialisation matters
                                      (:mod:`.families`), exact and with intervals
+    OUT/meta-bandits/frozen-weights.csv|png|svg, frozen-improvement.csv  per-step regret
+                                     within the episode of the frozen belief policy and of
+                                     REINFORCE, on and off the training family
+                                     (:mod:`.frozen`)
     OUT/meta-bandits/study.json      the sizes and seed, to rerun it
 
 each file written atomically (temporary file, then rename). :func:`study_section` turns the
@@ -34,11 +38,14 @@ from ..reports.meta_section import STUDY, study_section  # noqa: F401 - re-expor
 from .belief import TrainingReport
 from .experiment import default_agents, meta_bandits, plot_meta_bandits, summarise
 from .families import maml_advantage
+from .frozen import frozen_weights, plot_frozen_weights
 
 TRAINING_FIELDS = list(TrainingReport._fields)
 #: The MAML-advantage table (:mod:`.families`) runs at the study's horizons up to this one
 #: (exact meta-gradients, seconds).
 ADVANTAGE_MAX_H = 10
+#: The frozen-weights experiment (:mod:`.frozen`) runs at the largest study horizon up to this.
+FROZEN_MAX_H = 20
 
 __all__ = ["STUDY", "DEFAULTS", "QUICK", "run_study", "study_section", "study_sizes"]
 
@@ -106,6 +113,16 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
                                n_seeds=sizes["n_seeds"], steps=10 * sizes["meta_steps"],
                                seed=sizes["seed"])
     atomic_write(folder / "maml-advantage.csv", lambda p: advantage.to_csv(p, index=False))
+    H_frozen = max((h for h in sizes["horizons"] if h <= FROZEN_MAX_H), default=2)
+    per_step, improvement, rep = frozen_weights(
+        max(H_frozen, 2), n_tasks=sizes["n_tasks"], n_seeds=sizes["n_seeds"],
+        steps=10 * sizes["meta_steps"], seed=sizes["seed"])
+    improvement["belief_converged"] = rep.converged
+    improvement["belief_bayes_gap"] = rep.bayes_gap
+    atomic_write(folder / "frozen-weights.csv", lambda p: per_step.to_csv(p, index=False))
+    atomic_write(folder / "frozen-improvement.csv",
+                 lambda p: improvement.to_csv(p, index=False))
+    write_figure(plot_frozen_weights(per_step), folder / "frozen-weights", dpi)
     meta = {**sizes, "horizons": list(sizes["horizons"]), "seconds": round(seconds, 2),
             "rows": len(df)}
     atomic_write(folder / "study.json",
