@@ -195,6 +195,7 @@ def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
     from figure_checks import check_gridworld_figure, check_post_figure
 
     from mesabase.sims.meta.experiment import plot_meta_bandits
+    from mesabase.sims.meta.frozen import plot_frozen_weights
     from mesabase.sims.reports import report
 
     out = tmp_path / "results"
@@ -207,7 +208,10 @@ def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
         report.draw_scenario(out, folder)
     report.update_results(out)
     drawn["meta-bandits/regret"] = plot_meta_bandits(
-        pd.read_csv(out / "meta-bandits" / "summary.csv"))
+        pd.read_csv(out / "meta-bandits" / "summary.csv"),
+        training=pd.read_csv(out / "meta-bandits" / "training.csv"))
+    drawn["meta-bandits/frozen-weights"] = plot_frozen_weights(
+        pd.read_csv(out / "meta-bandits" / "frozen-weights.csv"))
     written = {p.relative_to(out).with_suffix("").as_posix() for p in out.rglob("*.png")}
     assert set(drawn) == written                     # every figure of the demo is checked
     assert {"dichotomy", "behaviours", "exploration-trap-gaps"} <= set(drawn)

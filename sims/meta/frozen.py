@@ -124,9 +124,10 @@ def plot_frozen_weights(per_step: pd.DataFrame, path=None) -> Figure:
                             linewidth=0)
         ax.set_title("training family" if fam == "train" else "shifted family (off it)")
         ax.set_xlabel("step t within the episode")
-    axes[0].set_ylabel("per-step regret  E[max p − p[a_t]]")
+    axes[0].set_ylabel(r"per-step regret  $E[\max_k p_k - p_{a_t}]$")
     axes[0].legend(loc="upper right", fontsize="small")
-    fig.suptitle("Frozen weights, improving performance? (95% t-intervals over tasks)")
+    fig.suptitle("meta-bandits: frozen weights, improving performance? (95% t-intervals over "
+                 "tasks)")
     if path is not None:
         save_figure(fig, path)
     return fig
