@@ -132,15 +132,6 @@ def row_max(Q: np.ndarray) -> np.ndarray:
     return out
 
 
-def solve_owned(M: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x with M x = b (LAPACK gesv through ``np.linalg.solve``) for an M the caller built
-    and may discard. numpy's LAPACK on purpose, not scipy's faster-looking getrf/getrs on
-    Mᵀ: the two wheels bring two OpenBLAS thread pools, and after a scipy LU the spinning
-    threads of one pool slowed numpy's next matrix-vector products 4–5x on 2 cores
-    (measured: 1.0 → 4.1–5.4 ms for a 32 MiB gemv, S = 150–2000; BENCHMARKS.md)."""
-    return np.linalg.solve(M, b)
-
-
 def _linear_solve(M, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
     if not sp.issparse(M):
         return np.linalg.solve(M, b)
@@ -157,10 +148,13 @@ def stationary_values(mdp, pi, r, x0=None) -> np.ndarray:
     S = mdp.n_states
     r_pi = (pi * r).sum(axis=1)
     P_pi = policy_matrix(mdp, pi)
-    if not is_episodic(mdp) and not sp.issparse(P_pi):  # I − γ P_π in place, one LU
+    if not is_episodic(mdp) and not sp.issparse(P_pi):
+        # I − γ P_π in place (P_π is fresh), one LU by numpy's LAPACK — not scipy's: the two
+        # wheels bring two OpenBLAS thread pools, and after a scipy LU the spinning threads
+        # of one pool slowed numpy's next gemv 4–5x on 2 cores (BENCHMARKS.md, issue 15).
         P_pi *= -mdp.gamma
         P_pi.flat[::S + 1] += 1.0
-        return solve_owned(P_pi, r_pi)
+        return np.linalg.solve(P_pi, r_pi)
     I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
     if not is_episodic(mdp):
         return _linear_solve(I - mdp.gamma * P_pi, r_pi, x0)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation import bellman_q, solve_owned
+from ..evaluation import bellman_q, stationary_values
 from ..mdp import TabularMDP
-from .certificate import Rounding, certify_solution, inf_norm
+from .certificate import Rounding, certify_solution, inf_norm, one_hot
 
 __all__ = ["greedy_start", "pi_first", "PI_FIRST_RATIO", "PI_FIRST_MAX"]
 
@@ -24,19 +24,6 @@ def greedy_start(mdp: TabularMDP) -> np.ndarray:
     of BENCHMARKS.md, one evaluation fewer on 14 of 18 problems (argmax_a R is one step);
     for a large dense P that pass comes free with validation (``TabularMDP.first_backup``)."""
     return np.argmax(mdp.first_backup, axis=1)
-
-
-def _dense_policy_values(mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
-    """V^σ = (I − γ P_σ)⁻¹ r_σ for a deterministic σ on a dense MDP, γ < 1: the S rows of P
-    gathered by ``np.take`` into a fresh S × S array, turned into I − γ P_σ in place, one
-    LU (:func:`~mesabase.theory.evaluation.solve_owned`). Its error
-    shows in the residual ‖T V − V‖∞ that the certificate bounds: nothing is assumed of it."""
-    S, A = mdp.n_states, mdp.n_actions
-    rows = np.arange(S)
-    M = np.take(mdp.P_matrix, rows * A + actions, axis=0)
-    M *= -mdp.gamma
-    M.flat[::S + 1] += 1.0
-    return solve_owned(M, mdp.R[rows, actions])
 
 
 def pi_first(mdp: TabularMDP, tol: float, rd: Rounding):
@@ -51,7 +38,7 @@ def pi_first(mdp: TabularMDP, tol: float, rd: Rounding):
     act = greedy_start(mdp)
     V = None
     for k in range(1, PI_FIRST_MAX + 1):
-        V = _dense_policy_values(mdp, act)
+        V = stationary_values(mdp, one_hot(act, mdp.n_actions), mdp.R)
         Q = bellman_q(mdp, V)
         qerr = float(rd.q_error(inf_norm(V)))
         best = np.argmax(Q, axis=1)
