@@ -52,7 +52,6 @@ References:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from fractions import Fraction
 from math import comb
@@ -63,7 +62,7 @@ import scipy.sparse as sp
 
 from ..mdp import TabularMDP, to_fraction
 from .gittins import gittins_index, gittins_table
-from .layered import layered_values
+from .layered import layer_offsets, layer_rank, layer_states, layered_values
 
 __all__ = ["MAX_STATES", "TIE_RTOL", "BayesBandit", "belief_states", "belief_index",
            "n_belief_states", "bayes_optimal_bandit", "bayes_optimal_dependent", "belief_mdp",
@@ -124,18 +123,6 @@ def _prior(prior, K: int, exact: bool, per_arm: bool = True) -> np.ndarray:
 
 
 # ---- the state table and its ranking ------------------------------------------------------
-@functools.lru_cache(maxsize=32)
-def _lex_up_to(m: int, h: int) -> np.ndarray:
-    """All m-vectors of non-negative ints with total ≤ h, in lexicographic order."""
-    if m == 1:
-        return np.arange(h + 1, dtype=np.int64)[:, None]
-    blocks = []
-    for v in range(h + 1):
-        rest = _lex_up_to(m - 1, h - v)
-        blocks.append(np.concatenate([np.full((len(rest), 1), v, np.int64), rest], axis=1))
-    return np.concatenate(blocks)
-
-
 def belief_states(n_arms: int, horizon: int) -> np.ndarray:
     """Every belief state of total ≤ H: (n, K, 2) int64, n = C(H + 2K, 2K).
 
@@ -147,38 +134,17 @@ def belief_states(n_arms: int, horizon: int) -> np.ndarray:
     """
     K, H = _int_arg(n_arms, "n_arms", 1), _int_arg(horizon, "horizon", 0)
     _check_size(K, H)
-    flat = _lex_up_to(2 * K, H)
-    order = np.argsort(flat.sum(axis=1), kind="stable")
-    out = np.ascontiguousarray(flat[order].reshape(-1, K, 2))
+    out = np.concatenate([layer_states(K, t) for t in range(H + 1)]).astype(np.int64)
     out.setflags(write=False)
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _binom(n_max: int, m: int) -> np.ndarray:
-    """binom[n, k] = C(n, k) for 0 ≤ n ≤ n_max, 0 ≤ k ≤ m (int64)."""
-    return np.array([[comb(n, k) for k in range(m + 1)] for n in range(n_max + 1)],
-                    dtype=np.int64)
-
-
 def _rank(flat: np.ndarray, H: int) -> np.ndarray:
-    """Row of each m-vector (…, m) in the belief_states order (no validation).
-
-    offset(t) = C(t − 1 + m, m) vectors have total < t; within the layer, the lexicographic
-    rank is Σᵢ #{prefix equal, i-th entry smaller} = Σᵢ [C(rᵢ + q, q) − C(rᵢ − cᵢ + q, q)],
-    q = m − i − 1 entries after position i and rᵢ = t − Σ_{j<i} cⱼ (hockey-stick identity).
-    """
-    m = flat.shape[-1]
-    B = _binom(H + m, m)
+    """Row of each m-vector (…, m) in the belief_states order (no validation): the
+    C(t − 1 + m, m) vectors of smaller total t, then its lexicographic rank within its layer
+    (:func:`~mesabase.theory.bandits.layered.layer_rank`, the hockey-stick identity)."""
     t = flat.sum(axis=-1)
-    idx = np.where(t > 0, B[np.maximum(t - 1 + m, 0), m], 0)
-    r = t.copy()
-    for i in range(m - 1):
-        q = m - i - 1
-        c = flat[..., i]
-        idx += B[r + q, q] - B[r - c + q, q]
-        r -= c
-    return idx
+    return layer_offsets(flat.shape[-1], t) + layer_rank(flat, t)
 
 
 def belief_index(counts, n_arms: int, horizon: int) -> np.ndarray:

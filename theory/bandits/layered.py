@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["layer_states", "layer_rank", "layered_values"]
+__all__ = ["layer_states", "layer_rank", "layered_values", "binomials", "layer_offsets"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -48,26 +48,36 @@ def _exact_total(m: int, t: int) -> np.ndarray:
     return out
 
 
+def layer_offsets(m: int, t) -> np.ndarray:
+    """C(t − 1 + m, m): how many m-vectors have total < t (0 for t = 0)."""
+    t = np.asarray(t, dtype=np.int64)
+    B = binomials(int(t.max()) + m if t.size else m, m)
+    return np.where(t > 0, B[np.maximum(t - 1 + m, 0), m], 0)
+
+
 def layer_states(n_arms: int, t: int) -> np.ndarray:
     """The count vectors with t pulls, (n, K, 2) int16, in belief_states order within the
     total: n = C(t + 2K − 1, 2K − 1)."""
     return _exact_total(2 * n_arms, t).reshape(-1, n_arms, 2)
 
 
-@functools.lru_cache(maxsize=16)
-def _binom(n_max: int, m: int) -> np.ndarray:
+@functools.lru_cache(maxsize=64)
+def binomials(n_max: int, m: int) -> np.ndarray:
+    """binom[n, k] = C(n, k) for 0 ≤ n ≤ n_max, 0 ≤ k ≤ m (int64)."""
     from math import comb
 
     return np.array([[comb(n, k) for k in range(m + 1)] for n in range(n_max + 1)],
                     dtype=np.int64)
 
 
-def layer_rank(flat: np.ndarray, t: int) -> np.ndarray:
-    """Position of each m-vector (…, m) of total t in its layer (module docstring)."""
+def layer_rank(flat: np.ndarray, t) -> np.ndarray:
+    """Position of each m-vector (…, m) of total t in its layer (module docstring); ``t`` a
+    scalar or an array of the vectors' totals."""
     m = flat.shape[-1]
-    B = _binom(t + m, m)
+    t = np.asarray(t, dtype=np.int64)
+    B = binomials(int(t.max()) + m if t.size else m, m)
     idx = np.zeros(flat.shape[:-1], dtype=np.int64)
-    r = np.full(flat.shape[:-1], t, dtype=np.int64)
+    r = np.array(np.broadcast_to(t, flat.shape[:-1]), dtype=np.int64)
     for i in range(m - 1):
         q = m - i - 1
         c = flat[..., i].astype(np.int64)
