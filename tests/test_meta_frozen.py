@@ -68,3 +68,17 @@ def test_figure(run):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["belief (frozen)", "reinforce (learning)"]
     assert np.isfinite([ln.get_ydata().astype(float).sum() for ln in fig.axes[0].get_lines()]).all()
+
+
+def test_t_interval_formula_and_small_samples():
+    from scipy import stats
+
+    from mesabase.sims.meta import t_interval
+
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    m, lo, hi = t_interval(x, 0.9)
+    half = stats.t.ppf(0.95, 3) * x.std(ddof=1) / 2.0
+    assert m == 3.5 and hi - m == pytest.approx(half, rel=1e-12)  # tolerance: 1e-12 rel
+    assert m - lo == pytest.approx(half, rel=1e-12)  # tolerance: 1e-12 rel
+    one = t_interval(np.array([5.0]), 0.95)
+    assert one[0] == 5.0 and np.isnan(one[1]) and np.isnan(one[2])

@@ -39,6 +39,7 @@ from .experiment import (
     not_converged,
     plot_meta_bandits,
     summarise,
+    t_interval,
 )
 from .families import ADVANTAGE_COLUMNS, INIT_FAMILIES, init_family, maml_advantage
 from .frozen import FROZEN_COLUMNS, IMPROVEMENT_COLUMNS, frozen_weights, plot_frozen_weights
@@ -78,7 +79,7 @@ __all__ = [
     # the study
     "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "make_tasks", "classical_agents",
     "meta_learned_agents", "default_agents", "meta_bandits", "not_converged", "exact_bayes_regret",
-    "summarise", "plot_meta_bandits",
+    "summarise", "plot_meta_bandits", "t_interval",
     # families where the initialisation matters
     "INIT_FAMILIES", "ADVANTAGE_COLUMNS", "init_family", "maml_advantage",
     # frozen weights, improving performance

@@ -52,7 +52,7 @@ from .tasks import BetaTasks, DependentTasks
 __all__ = ["AgentSpec", "FAMILIES", "make_tasks", "classical_agents", "meta_learned_agents",
            "default_agents", "meta_bandits", "not_converged",
            "exact_bayes_regret", "summarise", "plot_meta_bandits", "COLUMNS",
-           "SUMMARY_COLUMNS"]
+           "SUMMARY_COLUMNS", "t_interval"]
 
 #: The task families by name.
 FAMILIES = ("beta", "dependent")
@@ -288,6 +288,17 @@ def meta_bandits(horizons: Sequence[int] = (2, 5, 10, 20, 40), n_arms: int = 2,
     df.attrs = {"family": family, "n_arms": n_arms, "prior": np.asarray(prior).tolist(),
                 "exact": exact, "seed": int(seed), "training": training}
     return df
+
+
+def t_interval(x: np.ndarray, confidence: float):
+    """(mean, low, high) over the rows of x (axis 0; independent units, e.g. task means)
+    with the Student-t interval mean ± t_{(1+c)/2, n−1} s/√n; NaN bounds when n < 2."""
+    m = x.mean(axis=0)
+    if x.shape[0] < 2:
+        return m, m * np.nan, m * np.nan
+    half = stats.t.ppf((1 + confidence) / 2, x.shape[0] - 1) * x.std(axis=0, ddof=1) \
+        / np.sqrt(x.shape[0])
+    return m, m - half, m + half
 
 
 def summarise(df: pd.DataFrame, tasks=None, confidence: float = 0.95) -> pd.DataFrame:

@@ -31,9 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .experiment import AgentSpec, meta_bandits
+from .experiment import AgentSpec, meta_bandits, t_interval
 from .maml import MAX_SEQUENCES, maml_objective, meta_train
 from .memoryless import MemorylessReinforce
 from .tasks import BetaTasks, DependentTasks
@@ -90,14 +89,11 @@ def maml_advantage(families=INIT_FAMILIES, horizons=(4, 8), *, n_tasks: int = 40
             per_task = df.pivot_table(index="task", columns="agent", values="regret",
                                       aggfunc="mean")
             d = (per_task["reinforce"] - per_task["maml"]).to_numpy()
-            mean = float(d.mean())
-            half = (float(stats.t.ppf((1 + confidence) / 2, d.size - 1) * d.std(ddof=1)
-                          / np.sqrt(d.size)) if d.size > 1 else float("nan"))
+            mean, lo, hi = (float(v) for v in t_interval(d, confidence))
             exact = float("nan")
             if (2 * tasks.n_arms) ** H <= MAX_SEQUENCES:
                 exact = (maml_objective(res.theta0, res.eta, tasks, H)
                          - maml_objective(np.zeros(tasks.n_arms), 1.0, tasks, H))
-            lo, hi = mean - half, mean + half
             rows.append({"family": name, "horizon": int(H),
                          "theta0_diff": float(res.theta0[0] - res.theta0[-1]),
                          "converged": bool(res.converged), "exact_gain": exact,

@@ -21,11 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from ..reports.figures import BLOG_WIDTH, new_figure, save_figure, styled
 from ..reports.render import OKABE_ITO
 from .belief import train_belief_policy
+from .experiment import t_interval
 from .memoryless import MemorylessReinforce
 from .rollouts import check_int, rollout
 from .tasks import BetaTasks
@@ -37,16 +37,6 @@ FROZEN_COLUMNS = ("family", "agent", "step", "regret", "ci_low", "ci_high", "n_t
 #: Columns of its improvement table.
 IMPROVEMENT_COLUMNS = ("family", "agent", "early", "late", "improvement", "ci_low",
                        "ci_high", "significant")
-
-
-def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """(mean, low, high) of the rows of x (axis 0) with a Student-t interval."""
-    m = x.mean(axis=0)
-    if x.shape[0] < 2:
-        return m, m * np.nan, m * np.nan
-    half = stats.t.ppf((1 + confidence) / 2, x.shape[0] - 1) * x.std(axis=0, ddof=1) \
-        / np.sqrt(x.shape[0])
-    return m, m - half, m + half
 
 
 def frozen_weights(horizon: int = 20, *, train=None, shifted=None, n_tasks: int = 400,
@@ -90,12 +80,12 @@ def frozen_weights(horizon: int = 20, *, train=None, shifted=None, n_tasks: int 
         for name, agent in agents.items():
             out = rollout(agent, rows, H, np.random.SeedSequence(seed, spawn_key=(4, f)))
             rho = (best - out.means).reshape(n_tasks, n_seeds, H).mean(axis=1)  # (tasks, H)
-            m, lo, hi = _t_interval(rho, confidence)
+            m, lo, hi = t_interval(rho, confidence)
             per_step += [{"family": fam, "agent": name, "step": t, "regret": float(m[t]),
                           "ci_low": float(lo[t]), "ci_high": float(hi[t]),
                           "n_tasks": n_tasks} for t in range(H)]
             d = rho[:, :third].mean(axis=1) - rho[:, -third:].mean(axis=1)
-            dm, dlo, dhi = _t_interval(d[:, None], confidence)
+            dm, dlo, dhi = t_interval(d[:, None], confidence)
             improvement.append({"family": fam, "agent": name,
                                 "early": float(rho[:, :third].mean()),
                                 "late": float(rho[:, -third:].mean()),
