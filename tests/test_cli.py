@@ -196,6 +196,8 @@ def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
 
     from mesabase.sims.meta.experiment import plot_meta_bandits
     from mesabase.sims.meta.frozen import plot_frozen_weights
+    from mesabase.sims.meta.mesa import plot_mesa
+    from mesabase.sims.meta.weights_nmf import plot_weight_trajectories
     from mesabase.sims.reports import report
 
     out = tmp_path / "results"
@@ -212,6 +214,10 @@ def test_every_demo_figure_is_fit_for_a_post(demo_dir, tmp_path, monkeypatch):
         training=pd.read_csv(out / "meta-bandits" / "training.csv"))
     drawn["meta-bandits/frozen-weights"] = plot_frozen_weights(
         pd.read_csv(out / "meta-bandits" / "frozen-weights.csv"))
+    drawn["meta-bandits/mesa"] = plot_mesa(pd.read_csv(out / "meta-bandits" / "mesa.csv"))
+    drawn["meta-bandits/weights"] = plot_weight_trajectories(
+        pd.read_csv(out / "meta-bandits" / "weights-agreement.csv"),
+        pd.read_csv(out / "meta-bandits" / "weights-nmf.csv"))
     written = {p.relative_to(out).with_suffix("").as_posix() for p in out.rglob("*.png")}
     assert set(drawn) == written                     # every figure of the demo is checked
     assert {"dichotomy", "behaviours", "exploration-trap-gaps"} <= set(drawn)

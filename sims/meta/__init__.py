@@ -25,6 +25,7 @@ from .belief import (
     task_prior,
     train_belief_policy,
 )
+from .class_best import CLASS_BOUND, CLASS_LOG_ETA, ClassBest, memoryless_class_best
 from .experiment import (
     COLUMNS,
     FAMILIES,
@@ -49,16 +50,55 @@ from .maml import (
     GradientEstimate,
     MetaResult,
     Outcomes,
+    bayes_value,
     enumerate_outcomes,
     maml_gradient,
     maml_objective,
+    maml_value_gradient,
     memoryless_gap,
     meta_train,
     score_gradient,
 )
 from .memoryless import MemorylessReinforce, MemorylessState, check_theta_eta
+from .mesa import (
+    MESA_COLUMNS,
+    MESA_MARGIN,
+    MESA_POLICIES,
+    MESA_REGRET_COLUMNS,
+    BanditBehaviour,
+    MesaAttribution,
+    behaviour_bounds,
+    mesa_attribution,
+    mesa_behaviours,
+    plot_mesa,
+)
 from .rollouts import Agent, NoState, Rollout, rollout, sample_arms, split_seed
 from .tasks import QUAD_TOL, BetaTasks, DependentTasks
+from .weights import (
+    AGREEMENT_COLUMNS,
+    COMPARE_COLUMNS,
+    GREEDY_TOL,
+    MEASURES,
+    START_COLUMNS,
+    STARTS,
+    SUMMARIES,
+    Recorded,
+    WeightStudy,
+    bayes_agreement,
+    record_trajectories,
+    weight_trajectories,
+)
+from .weights_nmf import (
+    COMPONENT_COLUMNS,
+    CORRELATION_COLUMNS,
+    FIT_COLUMNS,
+    TRANSFORM,
+    fit_nmf,
+    plot_weight_trajectories,
+    signed_parts,
+    stat_correlations,
+    stat_names,
+)
 
 __all__ = [
     # tasks
@@ -73,6 +113,9 @@ __all__ = [
     "GRAD_TOL", "MAX_SEQUENCES", "Outcomes", "GradientEstimate", "MetaResult",
     "enumerate_outcomes",
     "maml_objective", "maml_gradient", "score_gradient", "meta_train", "memoryless_gap",
+    "bayes_value", "maml_value_gradient",
+    # the best value of the MAML / Meta-SGD class
+    "ClassBest", "CLASS_BOUND", "CLASS_LOG_ETA", "memoryless_class_best",
     # belief-state policy
     "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",
     "train_belief_policy", "TrainingReport",
@@ -84,4 +127,13 @@ __all__ = [
     "INIT_FAMILIES", "ADVANTAGE_COLUMNS", "init_family", "maml_advantage",
     # frozen weights, improving performance
     "FROZEN_COLUMNS", "IMPROVEMENT_COLUMNS", "frozen_weights", "plot_frozen_weights",
+    # a mesa-learner attributed
+    "MESA_MARGIN", "MESA_COLUMNS", "MESA_REGRET_COLUMNS", "MESA_POLICIES", "BanditBehaviour",
+    "MesaAttribution", "mesa_behaviours", "behaviour_bounds", "mesa_attribution", "plot_mesa",
+    # weight trajectories of the memoryless learner, and their NMF
+    "STARTS", "MEASURES", "SUMMARIES", "GREEDY_TOL", "AGREEMENT_COLUMNS", "COMPARE_COLUMNS",
+    "START_COLUMNS", "Recorded", "WeightStudy", "record_trajectories", "bayes_agreement",
+    "weight_trajectories", "TRANSFORM", "CORRELATION_COLUMNS", "COMPONENT_COLUMNS",
+    "FIT_COLUMNS", "signed_parts", "stat_names", "fit_nmf", "stat_correlations",
+    "plot_weight_trajectories",
 ]

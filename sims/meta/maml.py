@@ -37,7 +37,10 @@ Invariances (checked in the tests): J is unchanged by θ_0 → θ_0 + c·1 (soft
 nothing over a scalar one there; they do for K ≥ 3).
 
 The learner is one history-dependent randomised policy of the Bayes-adaptive bandit, so
-J ≤ V* (the Bayes-optimal value): :func:`memoryless_gap` = V* − J ≥ 0, the issue's claim.
+J ≤ V* (the Bayes-optimal value, :func:`bayes_value`): :func:`memoryless_gap` = V* − J ≥ 0,
+the issue's claim. The best J of the MAML / Meta-SGD class itself, and so the class gap of a
+trained learner, is :func:`~.class_best.memoryless_class_best` (multi-start L-BFGS-B on
+:func:`maml_value_gradient`, plus the closed-form limits at infinity).
 
 References: C. Finn, P. Abbeel, S. Levine, "Model-agnostic meta-learning", ICML 2017;
 Z. Li et al., "Meta-SGD", arXiv:1707.09835 (2017); R. J. Williams, Machine Learning 8 (1992);
@@ -59,6 +62,7 @@ from .rollouts import check_int, sample_arms
 __all__ = [
     "MAX_SEQUENCES", "GRAD_TOL", "Outcomes", "GradientEstimate", "MetaResult", "enumerate_outcomes",
     "maml_objective", "maml_gradient", "score_gradient", "meta_train", "memoryless_gap",
+    "bayes_value", "maml_value_gradient",
 ]
 
 #: Largest (2K)ᴴ the exact enumeration accepts (K = 2: H ≤ 10; K = 3: H ≤ 8).
@@ -137,10 +141,9 @@ def _inner_step(theta, T, score, pi, k_onehot, adv, eta):
     theta = theta + eta * adv[..., None] * g
     if T is not None:
         K = theta.shape[-1]
-        diag = g[..., None] * np.eye(K)                           # diag(e_a − π) [0 | I]
-        dT = np.concatenate([np.zeros_like(diag), diag], axis=-1) \
-            - (eta * pi)[..., None] * score                       # − diag(η) Jπ T
-        T = T + adv[..., None, None] * dT
+        T = T - (adv[..., None] * eta * pi)[..., None] * score   # − diag(η) Jπ T, a new array
+        k = np.arange(K)
+        T[..., k, K + k] += adv[..., None] * g                    # diag(e_a − π) [0 | I]
     return theta, T
 
 
@@ -231,6 +234,16 @@ def maml_gradient(theta0, eta, tasks, horizon: int, *,
     g = _exact(th, et, tasks, H, b, grad=True)[1]
     K = th.shape[0]
     return g[:K], g[K:]
+
+
+def maml_value_gradient(theta0, eta, tasks, horizon: int, *,
+                        baseline=0.0) -> tuple[float, np.ndarray, np.ndarray]:
+    """(J, ∂J/∂θ_0 (K,), ∂J/∂η (K,)) from one enumeration: :func:`maml_objective` and
+    :func:`maml_gradient` together, at the cost of the gradient alone."""
+    th, et, H, b = _setup(theta0, eta, tasks, horizon, baseline)
+    J, g = _exact(th, et, tasks, H, b, grad=True)
+    K = th.shape[0]
+    return J, g[:K], g[K:]
 
 
 def _samples(th, et, tasks, H, b, n, rng):
@@ -377,7 +390,7 @@ def meta_train(tasks, horizon: int, *, meta_sgd: bool = False, steps: int = 200,
     et = np.array(et, dtype=np.float64)
     gap = float("nan")
     if (2 * K) ** H <= MAX_SEQUENCES:
-        gap = _bayes_value(tasks, H) - (curve[-1] if exact else maml_objective(th, et, tasks, H))
+        gap = bayes_value(tasks, H) - (curve[-1] if exact else maml_objective(th, et, tasks, H))
     criterion = (f"stopped: {rule}" if converged
                  else f"not converged: {len(curve) - 1} steps without {rule}")
     return MetaResult(th, et, np.asarray(curve), converged, criterion, gnorm, float(gap))
@@ -386,9 +399,14 @@ def meta_train(tasks, horizon: int, *, meta_sgd: bool = False, steps: int = 200,
 _BAYES_VALUES: dict = {}
 
 
-def _bayes_value(tasks, H: int) -> float:
-    """V*, the Bayes-optimal value of ``tasks`` at horizon H (cached per distribution)."""
+def bayes_value(tasks, horizon: int) -> float:
+    """V*, the Bayes-optimal value ``tasks.bayes(horizon).value`` as a float (cached per task
+    distribution and horizon, at most 64 entries)."""
+    task_prior(tasks)
+    H = check_int(horizon, "horizon", 1)
     key = (tasks.key, H)
+    if len(_BAYES_VALUES) >= 64 and key not in _BAYES_VALUES:
+        _BAYES_VALUES.clear()
     if key not in _BAYES_VALUES:
         _BAYES_VALUES[key] = float(tasks.bayes(H).value)
     return _BAYES_VALUES[key]
@@ -398,4 +416,4 @@ def memoryless_gap(theta0, eta, tasks, horizon: int) -> float:
     """V* − J(θ_0, η) ≥ 0: the Bayes-optimal value (``tasks.bayes(horizon).value``, cached
     per task distribution and horizon) minus the learner's exact meta-objective."""
     th, et, H, _ = _setup(theta0, eta, tasks, horizon, 0.0)
-    return _bayes_value(tasks, H) - maml_objective(th, et, tasks, H)
+    return bayes_value(tasks, H) - maml_objective(th, et, tasks, H)

@@ -19,6 +19,20 @@ and seeds) at the default sizes :data:`DEFAULTS` or the small :data:`QUICK` ones
                                      within the episode of the frozen belief policy and of
                                      REINFORCE, on and off the training family
                                      (:mod:`.frozen`)
+    OUT/meta-bandits/weights-agreement.csv, weights-compare.csv, weights-starts.csv
+                                     how the memoryless learner's policy tracks the
+                                     Bayes-optimal action along the inner loop from the
+                                     zero, MAML and Meta-SGD starts (:mod:`.weights`)
+    OUT/meta-bandits/weights-nmf.csv, weights-components.csv, weights-fit.csv,
+    weights.png|svg                  the NMF of those weight trajectories and each
+                                     component's correlation with the counts
+                                     (:mod:`.weights_nmf`)
+    OUT/meta-bandits/mesa.csv, mesa-regret.csv, mesa.png|svg  a mesa-learner attributed: the
+                                     belief policy meta-trained where arm 2 is useless,
+                                     deployed where it is good; its behaviours' frequencies
+                                     (intervals) against the ranges over the training and
+                                     the deployment argmax sets, verdicts outer / inner,
+                                     and the deployment regret (:mod:`.mesa`)
     OUT/meta-bandits/study.json      the sizes and seed, to rerun it
 
 each file written atomically (temporary file, then rename). :func:`study_section` turns the
@@ -39,6 +53,9 @@ from .belief import TrainingReport
 from .experiment import default_agents, meta_bandits, plot_meta_bandits, summarise
 from .families import maml_advantage
 from .frozen import frozen_weights, plot_frozen_weights
+from .mesa import mesa_attribution, plot_mesa
+from .weights import weight_trajectories
+from .weights_nmf import plot_weight_trajectories
 
 TRAINING_FIELDS = list(TrainingReport._fields)
 #: The MAML-advantage table (:mod:`.families`) runs at the study's horizons up to this one
@@ -46,6 +63,15 @@ TRAINING_FIELDS = list(TrainingReport._fields)
 ADVANTAGE_MAX_H = 10
 #: The frozen-weights experiment (:mod:`.frozen`) runs at the largest study horizon up to this.
 FROZEN_MAX_H = 20
+#: The mesa-learner attribution (:mod:`.mesa`) runs at the largest study horizon up to this
+#: (at H = 10 and 1000 steps the belief policy ends 0.006 below V* = 5.0; at H = 16 it ends
+#: 0.58 below V* = 8.0, too far from its optimum to say much about its behaviours).
+MESA_MAX_H = 12
+#: The weight-trajectory experiment (:mod:`.weights`) runs at the largest study horizon capped
+#: at this (exact meta-gradients: 4⁸ outcome sequences, ~17 ms a step), with 5 × meta_steps
+#: Adam steps for MAML and for Meta-SGD, at most WEIGHTS_MAX_STEPS.
+WEIGHTS_MAX_H = 8
+WEIGHTS_MAX_STEPS = 300
 
 __all__ = ["STUDY", "DEFAULTS", "QUICK", "run_study", "study_section", "study_sizes"]
 
@@ -123,6 +149,24 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
     atomic_write(folder / "frozen-improvement.csv",
                  lambda p: improvement.to_csv(p, index=False))
     write_figure(plot_frozen_weights(per_step), folder / "frozen-weights", dpi)
+    mesa = mesa_attribution(
+        max((h for h in sizes["horizons"] if 2 <= h <= MESA_MAX_H), default=2),
+        n_tasks=max(sizes["n_tasks"], 2), n_seeds=sizes["n_seeds"],
+        steps=10 * sizes["meta_steps"], seed=sizes["seed"])
+    atomic_write(folder / "mesa.csv", lambda p: mesa.table.to_csv(p, index=False))
+    atomic_write(folder / "mesa-regret.csv", lambda p: mesa.regret.to_csv(p, index=False))
+    write_figure(plot_mesa(mesa.table), folder / "mesa", dpi)
+    ws = weight_trajectories(max(min(max(sizes["horizons"]), WEIGHTS_MAX_H), 2),
+                             n_tasks=max(sizes["n_tasks"], 2), n_seeds=sizes["n_seeds"],
+                             meta_steps=min(5 * sizes["meta_steps"], WEIGHTS_MAX_STEPS),
+                             seed=sizes["seed"])
+    for name, table in (("agreement", ws.agreement), ("compare", ws.compare),
+                        ("starts", ws.starts), ("nmf", ws.correlations),
+                        ("components", ws.components), ("fit", ws.fit)):
+        atomic_write(folder / f"weights-{name}.csv",
+                     lambda p, t=table: t.to_csv(p, index=False))
+    write_figure(plot_weight_trajectories(ws.agreement, ws.correlations), folder / "weights",
+                 dpi)
     meta = {**sizes, "horizons": list(sizes["horizons"]), "seconds": round(seconds, 2),
             "rows": len(df)}
     atomic_write(folder / "study.json",

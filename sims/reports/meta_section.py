@@ -45,13 +45,16 @@ def study_section(out) -> list[str]:
     if len(training):
         lines += ["Meta-training (each agent at each horizon; `training.csv`): converged means "
                   "its stated criterion held within the step budget; the gap is V* − the "
-                  "agent's exact value (NaN where not computable).", "",
-                  "| agent | H | converged | steps | gap to Bayes-optimal | criterion |",
-                  "|---|---|---|---|---|---|"]
+                  "agent's exact value, the class gap the best exact value found in its class "
+                  "− the agent's (blank where not computable).", "",
+                  "| agent | H | converged | steps | gap to Bayes-optimal | gap to class best "
+                  "| criterion |", "|---|---|---|---|---|---|---|"]
         for r in training.itertuples():
             gap = "" if pd.isna(r.bayes_gap) else f"{r.bayes_gap:.4g}"
+            cg = getattr(r, "class_gap", float("nan"))
+            cg = "" if pd.isna(cg) else f"{cg:.4g}"
             lines.append(f"| {r.agent} | {int(r.horizon)} | {'yes' if r.converged else '**no**'}"
-                         f" | {int(r.steps)} | {gap} | {r.criterion} |")
+                         f" | {int(r.steps)} | {gap} | {cg} | {r.criterion} |")
         lines.append("")
     if (folder / "maml-advantage.csv").exists():
         adv = pd.read_csv(folder / "maml-advantage.csv")
@@ -100,4 +103,159 @@ def study_section(out) -> list[str]:
                        f"({', '.join(better.family) if len(better) else 'none'}): the "
                        "improvement comes from the counts it reads, not from learning."),
                   "", f"![Per-step regret within the episode]({STUDY}/frozen-weights.png)", ""]
+    lines += _weights_section(folder)
+    lines += _mesa_section(folder)
+    return lines
+
+
+def _interval(m, lo, hi) -> str:
+    if pd.isna(m):
+        return "n/a (constant)"
+    if pd.isna(lo) or pd.isna(hi):
+        return f"{m:.3g} (no interval)"
+    return f"{m:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def _weights_section(folder: Path) -> list[str]:
+    """The weight-trajectory experiment (:mod:`mesabase.sims.meta.weights`), from its files."""
+    need = ("agreement", "compare", "starts", "nmf", "fit")
+    if not all((folder / f"weights-{n}.csv").exists() for n in need):
+        return []
+    ag, cmp_, st, nmf, fit = (pd.read_csv(folder / f"weights-{n}.csv") for n in need)
+    H = int(ag.step.max()) + 1
+    fam = ", ".join(map(str, dict.fromkeys(ag.family)))
+    last = ag[ag.step == H - 1].set_index(["start", "measure"])
+    lines = ["### Where does the memoryless learner keep the statistics? (weight trajectories)",
+             "", f"The memoryless learner run from θ₀ = 0, from the MAML θ₀ and from the "
+             f"Meta-SGD (θ₀, η), meta-trained on the {fam} family at H = {H}, on the same "
+             "tasks and outcome tables. *Mass* is the probability its policy puts on the "
+             "Bayes-optimal action set at the belief (counts) it reached (no tie-break "
+             "enters); *most probable agrees* is the share of rows whose most probable arm is "
+             "Bayes-optimal, as a range over ties; Σ regret gap is Σ_t E[V*(c_t) − "
+             "Σ_k π_t(k) Q*(c_t, k)], which equals the exact Bayes gap V* − J (last column). "
+             "95% t-intervals over tasks.", "",
+             f"| start | θ₀ | η | meta-training converged | mass at t = {H - 1} | most probable "
+             "agrees | Σ regret gap | exact V* − J |", "|---|---|---|---|---|---|---|---|"]
+    for r in st.itertuples():
+        m = last.loc[(r.start, "mass")]
+        ga, gy = last.loc[(r.start, "greedy_all"), "mean"], last.loc[(r.start, "greedy_any"),
+                                                                      "mean"]
+        th = ", ".join(f"{v:.3g}" for v in json.loads(r.theta0))
+        eta = ", ".join(f"{v:.3g}" for v in json.loads(r.eta))
+        ex = "" if pd.isna(r.exact_gap) else f"{r.exact_gap:.4g}"
+        lines.append(f"| {r.start} | ({th}) | ({eta}) | {'yes' if r.converged else '**no**'} "
+                     f"| {_interval(m['mean'], m.ci_low, m.ci_high)} | "
+                     f"{ga:.3g}–{gy:.3g} | {_interval(r.gap_total, r.ci_low, r.ci_high)} | "
+                     f"{ex} |")
+    said = []
+    for r in cmp_[cmp_.summary == "mass_last"].itertuples():
+        verdict = ("significantly higher than" if r.ci_low > 0 else
+                   "significantly lower than" if r.ci_high < 0 else
+                   "not distinguishable from")
+        said.append(f"{r.start}'s mass at the last step is {verdict} the zero start's "
+                    f"(paired difference {_interval(r.diff, r.ci_low, r.ci_high)})")
+    f = fit.iloc[0]
+    lines += ["", "; ".join(said) + ".", "",
+              f"NMF of the weight trajectories (rows: start × task × seed × step, "
+              f"{int(f.n_rows)} in all; columns: {f['transform']}): {int(f.n_components)} "
+              f"components, relative Frobenius error {f.relative_err:.3g}, "
+              + ("converged" if f.converged else "**did not converge**")
+              + f" in {int(f.n_iter)} iterations. Pearson r of each component's activation "
+              "with the counts (successes s_k, failures f_k of arm k), with a task-clustered "
+              "(jackknife) Fisher-z 95% interval (none where the correlation rests on one "
+              "task):", ""]
+    stats = list(dict.fromkeys(nmf.statistic))
+    lines += ["| start | component | " + " | ".join(stats) + " |",
+              "|---|---|" + "---|" * len(stats)]
+    for (start, comp), d in nmf.groupby(["start", "component"], sort=False):
+        cells = [_interval(r.r, r.ci_low, r.ci_high) for r in d.itertuples()]
+        lines.append(f"| {start} | c{comp} | " + " | ".join(cells) + " |")
+    succ = nmf[nmf.statistic.str.startswith("s")].r.abs().max()
+    fail = nmf[nmf.statistic.str.startswith("f")].r.abs().max()
+    lines += ["", f"The largest |r| with a success count is {succ:.2f}, with a failure count "
+              f"{fail:.2f}" + (" (with baseline b = 0 a failure leaves the weights unchanged, so "
+                               "failures reach them only through which arms were pulled)."
+                               if fail < succ else "."),
+              "", f"![Agreement and NMF correlations]({STUDY}/weights.png)", ""]
+    return lines
+
+
+def _mesa_section(folder: Path) -> list[str]:
+    """A mesa-learner attributed (:mod:`mesabase.sims.meta.mesa`), from ``mesa.csv`` and
+    ``mesa-regret.csv``."""
+    if not ((folder / "mesa.csv").exists() and (folder / "mesa-regret.csv").exists()):
+        return []
+    t, reg = pd.read_csv(folder / "mesa.csv"), pd.read_csv(folder / "mesa-regret.csv")
+    r0 = t.iloc[0]
+    level = f"{float(r0.confidence):.0%}"
+
+    def rng(lo, hi) -> str:
+        return f"{lo:.3g}" if abs(hi - lo) < 5e-4 else f"[{lo:.3g}, {hi:.3g}]"
+
+    conv = ("its meta-training converged" if str(r0.learner_converged) == "True"
+            else "its meta-training **did not converge**")
+    conv = "it was given, not meta-trained" if pd.isna(r0.learner_converged) else conv
+    gap = "" if pd.isna(r0.learner_bayes_gap) else \
+        f" (gap to Bayes-optimal on the training family {r0.learner_bayes_gap:.3g})"
+    lines = ["### A mesa-learner attributed", "",
+             f"The belief-state policy meta-trained on a family where arm 2 is useless "
+             f"({r0.train}) is frozen and deployed on one where it is good ({r0.deploy}), "
+             f"H = {int(r0.horizon)}; {conv}{gap}. For each behaviour, "
+             f"(a) the learner's frequency over {int(r0.n_tasks)} deployment tasks with a "
+             f"{level} t-interval over tasks (and its exact probability), (b) the exact range "
+             "over every Bayes-optimal policy of the *training* objective and (c) over every "
+             "Bayes-optimal policy of the *deployment* objective (what we intended), under the "
+             "deployment prior — ranges over all tie-breaks, by backward induction. Rule: a "
+             f"policy shows a behaviour when its frequency is ≥ θ = top of (c) + δ "
+             f"(δ = {r0.margin:g}); the behaviour is *unintended* when the learner's interval "
+             "lies at or above θ; then *outer* when some training-optimal policy shows it too "
+             "(the training objective selects it), *inner* when none does (only the learner "
+             "adds it).", "",
+             f"| behaviour | (a) learner [{level} interval] | (a) exact | (b) training-optimal "
+             "| (c) intended | θ | verdict |", "|---|---|---|---|---|---|---|"]
+    for r in t.itertuples():
+        ex = "" if pd.isna(r.learner_exact) else f"{r.learner_exact:.3g}"
+        lines.append(f"| {r.behaviour} | {r.learner:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}] | "
+                     f"{ex} | {rng(r.training_lo, r.training_hi)} | "
+                     f"{rng(r.intended_lo, r.intended_hi)} | {r.threshold:.3g} | "
+                     f"{'**' + r.verdict + '**' if r.unintended else r.verdict} |")
+    said = []
+    for r in t[t.unintended].itertuples():
+        s = (f"*{r.behaviour}* ({r.description}) is unintended: the learner shows it in "
+             f"{r.learner:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}] of episodes, no "
+             f"intended-optimal policy more than {r.intended_hi:.3g}; ")
+        if r.verdict == "outer":
+            s += (f"a Bayes-optimal policy for the training objective shows it too (up to "
+                  f"{r.training_hi:.3g}), so it is **outer**")
+            if r.exceeds_training:
+                s += ", and the learner shows it more than every training-optimal policy"
+            elif r.ci_high < r.training_lo:
+                s += (f", though the learner shows it less than every training-optimal policy "
+                      f"(at least {r.training_lo:.3g})")
+        else:
+            s += (f"no Bayes-optimal policy for the training objective shows it (at most "
+                  f"{r.training_hi:.3g}), so it is **inner**")
+        said.append(s + ".")
+    rest = t[~t.unintended]
+    if len(rest):
+        said.append("Not unintended (the learner's interval reaches below θ): "
+                    + ", ".join(f"{r.behaviour} ({r.learner:.3g} [{r.ci_low:.3g}, "
+                                f"{r.ci_high:.3g}])" for r in rest.itertuples()) + ".")
+    lines += [""] + [x for s in said for x in (s, "")]
+    lines += [f"Regret on the deployment family, H·E[max p] − E[Σ p[a_t]]: the learner's "
+              f"Monte-Carlo mean with its {level} interval and its exact value; the exact range "
+              "over the training-optimal policies (ties); the exact Bayes regret of the "
+              "intended ones.", "", "| policy | Monte Carlo [interval] | exact |", "|---|---|---|"]
+    for r in reg.itertuples():
+        mc = "" if pd.isna(r.regret) else f"{r.regret:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"
+        ex = "" if pd.isna(r.exact_lo) else rng(r.exact_lo, r.exact_hi)
+        lines.append(f"| {r.policy} | {mc} | {ex} |")
+    by = reg.set_index("policy")
+    a, b = by.loc["learner"], by.loc["training"]
+    where = ("below" if a.ci_high < b.exact_lo else "above" if a.ci_low > b.exact_hi
+             else "overlapping")
+    lines += ["", f"The learner's regret interval lies {where} the training-optimal range "
+              f"{rng(b.exact_lo, b.exact_hi)}, against {by.loc['intended'].exact_lo:.3g} for "
+              "the intended policy.", "",
+              f"![A mesa-learner attributed]({STUDY}/mesa.png)", ""]
     return lines
