@@ -24,8 +24,10 @@ from .attribution import (
     run,
     simulate_shift,
 )
+from .byol import attribute_policies
 from .envs import Env, bernoulli_bandit, chain, gaussian_bandit, riverswim
 from .experiments import Cell, CorruptCell, SpecError, Store, cell_seeds, grid, load_spec, sweep
+from .gymenv import RecordEpisodes, to_gymnasium
 from .scenarios import SCENARIOS, SHIPPED, Behaviour, Deployment, Scenario, get_scenario
 from .simulation import Run, simulate
 
@@ -36,5 +38,5 @@ __all__ = [
     "attribute", "Attribution", "SCENARIOS", "SHIPPED", "get_scenario", "run",
     "Scenario", "Behaviour", "Deployment", "simulate_shift", "ShiftRun", "deploy_policies",
     "learner_params", "sweep", "grid", "load_spec", "Cell", "SpecError", "cell_seeds", "Store",
-    "CorruptCell",
+    "CorruptCell", "to_gymnasium", "RecordEpisodes", "attribute_policies",
 ]

@@ -81,6 +81,49 @@ class History:
         h._single = single
         return h
 
+    @classmethod
+    def from_transitions(cls, transitions) -> History:
+        """One seed's history from Gymnasium-style transitions, in the order they happened.
+
+        Each transition is ``(obs, action, reward, next_obs, terminated, truncated)`` — the
+        state the action was taken in, then what ``env.step(action)`` returned, without its
+        info — optionally with a seventh item ``prob`` = π(a|s), the probability the agent
+        gave the action; or a dict with the keys ``obs``, ``action``, ``reward``,
+        ``next_obs``, ``terminated``, ``truncated`` and optionally ``prob`` (an ``info``
+        key is ignored). Observations are state indices (Discrete spaces). ``prob``
+        defaults to 1 (unknown; only the "is" history objective reads it). The step is
+        done (episode over) when terminated or truncated; while it is not, the next
+        transition must start where this one ended (``obs[τ+1] == next_obs[τ]``).
+
+        Returns a one-seed history (``single``, like :meth:`from_arrays` with 1-D arrays).
+        Raises ValueError naming the transition (its index τ) and the problem.
+
+        Example:
+          >>> h = History.from_transitions([(0, 1, 1.0, 2, False, False),
+          ...                               {"obs": 2, "action": 0, "reward": 0.5,
+          ...                                "next_obs": 0, "terminated": True,
+          ...                                "truncated": False, "prob": 0.25}])
+          >>> h.states.tolist(), h.probs.tolist(), h.dones.tolist()
+          ([[0, 2]], [[1.0, 0.25]], [[False, True]])
+        """
+        if isinstance(transitions, (str, bytes, dict)) or not hasattr(transitions, "__len__"):
+            raise ValueError(f"History.from_transitions needs a list of transitions; got "
+                             f"{type(transitions).__name__}")
+        rows = [_transition(i, x) for i, x in enumerate(transitions)]
+        dtypes = (np.int64, np.int64, np.float64, np.int64, np.bool_, np.bool_, np.float64)
+        cols = zip(*rows, strict=True) if rows else [()] * 7
+        s, a, r, s2, term, trunc, p = (np.array(c) if rows else np.array(c, dtype=d)
+                                       for c, d in zip(cols, dtypes, strict=True))
+        done = term | trunc
+        gap = ~done[:-1] & (s[1:] != s2[:-1])
+        if gap.any():
+            i = int(np.argmax(gap))
+            raise ValueError(f"History.from_transitions: transition {i + 1} starts in state "
+                             f"{s[i + 1]} but transition {i} ended in state {s2[i]} and its "
+                             f"episode did not end (terminated and truncated both False): "
+                             f"transitions must be one seed's steps in order")
+        return cls.from_arrays(s, a, r, s2, p, done)
+
     def append(self, states, actions, rewards, next_states, probs, dones=None) -> None:
         """Record one step for every seed; each argument has shape (N,) (or is a scalar).
 
@@ -234,3 +277,45 @@ def _coerce(name: str, a: np.ndarray, where) -> np.ndarray:
     elif x.size and not (x.min() > 0 and x.max() <= 1):  # a NaN fails the comparison
         fail(~((x > 0) & (x <= 1)), "is not a probability in (0, 1]")
     return x
+
+
+_KEYS = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "prob")
+
+
+def _transition(i: int, x) -> tuple:
+    """Transition i of :meth:`History.from_transitions` as a 7-tuple of scalars (the prob
+    defaults to 1), or a ValueError naming it: its form, a missing or unknown key, a field
+    that is not a real scalar, or a flag that is not a bool."""
+    where = f"History.from_transitions: transition {i}"
+    if isinstance(x, dict):
+        unknown = sorted(set(map(str, x)) - set(_KEYS) - {"info"})
+        missing = [k for k in _KEYS[:6] if k not in x]
+        if unknown or missing:
+            raise ValueError(f"{where}: " + "; ".join(
+                ([f"missing key(s) {', '.join(missing)}"] if missing else [])
+                + ([f"unknown key(s) {', '.join(unknown)}"] if unknown else []))
+                + f" (keys: {', '.join(_KEYS[:6])}, and optionally prob)")
+        values = tuple(x[k] for k in _KEYS[:6]) + (x.get("prob", 1.0),)
+    elif isinstance(x, (tuple, list)) and len(x) in (6, 7):
+        values = tuple(x) + ((1.0,) if len(x) == 6 else ())
+    else:
+        raise ValueError(f"{where} must be a tuple (obs, action, reward, next_obs, terminated, "
+                         f"truncated[, prob]) or a dict with those keys; got {x!r:.80}")
+    for k, v in zip(_KEYS, values, strict=True):
+        if k in ("terminated", "truncated"):
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{where}: {k} = {v!r:.40} is not a bool")
+        elif np.ndim(v) != 0 or np.asarray(v).dtype.kind not in "iuf" or isinstance(
+                v, (bool, np.bool_)):
+            what = "a state index" if k in ("obs", "next_obs") else "a real number"
+            raise ValueError(f"{where}: {k} = {v!r:.40} is not {what} (a real scalar)")
+        else:
+            f = float(v)
+            if k in ("obs", "action", "next_obs") and not (
+                    f == round(f) and 0 <= f < _MAX_INDEX):
+                raise ValueError(f"{where}: {k} = {v!r} is not an index (an integer >= 0)")
+            if k == "reward" and not np.isfinite(f):
+                raise ValueError(f"{where}: reward = {v!r} is not finite")
+            if k == "prob" and not 0 < f <= 1:
+                raise ValueError(f"{where}: prob = {v!r} is not a probability in (0, 1]")
+    return tuple(v.item() if isinstance(v, np.ndarray | np.generic) else v for v in values)
