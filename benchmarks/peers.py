@@ -40,6 +40,9 @@ model keeps a read-only view of P, as QuantEcon's and pymdptoolbox's keep a refe
 (whose result gives the accuracy), then the median of up to `repeat` calls within a
 budget; a call slower than the budget runs once. A run predicted past `max_run` seconds is
 extrapolated from a shorter run ('≈'). The load average is recorded beside every case.
+Then mesabase auto and QuantEcon's fastest accurate method are timed once more head to head
+(``duel``: alternating blocks, the order swapped every round, medians), so that their ratio
+does not depend on a change of machine state between two separate runs.
 """
 
 from __future__ import annotations
@@ -74,7 +77,9 @@ from peers_contenders import (  # noqa: E402 (sibling script modules, after harn
     Config,
     Res,
     dirichlet_dense,
+    duel,
     measure,
+    qe_fastest_call,
     run_ours,
     run_qe,
     run_tb_mpi,
@@ -83,7 +88,7 @@ from peers_contenders import (  # noqa: E402 (sibling script modules, after harn
     warm_up,
 )
 from peers_profile import profile  # noqa: E402
-from peers_report import report, write_section  # noqa: E402
+from peers_report import best, report, write_section  # noqa: E402
 from quantecon.markov import DiscreteDP  # peers_contenders says so if it is missing
 
 from mesabase.theory import TabularMDP, policy_iteration, solve
@@ -131,6 +136,14 @@ def one_case(label, P, R, g, cfg, lp=True, toolbox=True):
     else:
         for k, _ in TB:
             out[k] = NOT_RUN
+    kq, q = best(out, [k for k, _ in QE])
+    go_qe = qe_fastest_call(P, R, g, kq, q) if q else None
+    if go_qe is not None and out["auto"].ok:
+        log(f"  {label} head-to-head: mesabase auto against {kq}")
+        idle("duel")
+        out["duel"] = (kq, *duel(
+            lambda: solve(TabularMDP(Pm, R, gamma=g, copy=False), method="auto", tol=TOL),
+            go_qe, budget=20 * cfg.budget))
     out["elapsed"] = time.perf_counter() - t0
     out["load_end"] = os.getloadavg()
     return out

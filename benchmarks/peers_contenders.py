@@ -88,6 +88,62 @@ def measure(f, repeat, budget):
     return statistics.median(times), len(times) * n, out
 
 
+#: Rounds of the head-to-head (:func:`duel`): each round times one block of each contender.
+DUEL_ROUNDS = 9
+
+
+def duel(f, g, rounds=DUEL_ROUNDS, budget=10.0):
+    """(median seconds of f, median seconds of g, rounds): f and g timed alternately, one
+    block each per round (a block repeats the call until it lasts BLOCK seconds, as in
+    :func:`measure`), the order swapped every round (f g, g f, …). Measuring the two
+    contenders of a ratio in alternation means a change of machine state (load from
+    elsewhere, frequency, the BLAS threads' sleep state) falls on both rather than on
+    whichever ran during it; the separate per-contender runs of :func:`measure` are
+    minutes apart. Fewer rounds (at least 3) when a round would exceed budget / rounds."""
+    f(), g()
+    t0 = time.perf_counter()
+    f(), g()
+    pair = time.perf_counter() - t0
+    n_f = n_g = 1
+    if pair < 2 * BLOCK:  # size the blocks from single calls
+
+        def once(h):
+            t0 = time.perf_counter()
+            h()
+            return time.perf_counter() - t0
+
+        n_f = max(1, math.ceil(BLOCK / max(once(f), 1e-6)))
+        n_g = max(1, math.ceil(BLOCK / max(once(g), 1e-6)))
+    rounds = max(3, min(rounds, int(budget / max(pair, 1e-9))))
+    tf_, tg_ = [], []
+
+    def block(h, n, out):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            h()
+        out.append((time.perf_counter() - t0) / n)
+
+    for i in range(rounds):
+        if i % 2 == 0:
+            block(f, n_f, tf_), block(g, n_g, tg_)
+        else:
+            block(g, n_g, tg_), block(f, n_f, tf_)
+    return statistics.median(tf_), statistics.median(tg_), rounds
+
+
+def qe_fastest_call(P, R, g, key, res):
+    """The call of QuantEcon's method ``key`` as :func:`run_qe` ran it (its ε from the
+    result's note), for :func:`duel`; None when it cannot be rerun as is (extrapolated,
+    sparse policy iteration in a child process)."""
+    method = QE_METHODS[key]
+    if res.runs == 0 or (method == "policy_iteration" and isinstance(P, tuple)):
+        return None
+    if method == "policy_iteration":
+        return _qe_call(P, R, g, method, None, QE_PI_MAX_ITER)
+    eps = float(res.note.split(",")[0].removeprefix("ε="))
+    return _qe_call(P, R, g, method, eps, BIG)
+
+
 def dirichlet_dense(rng, S, A):
     """P[s, a, :] ~ Dirichlet(1, …, 1) (normalised standard exponentials), R ~ U(0, 1)."""
     P = rng.standard_exponential((S, A, S))

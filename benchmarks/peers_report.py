@@ -69,7 +69,7 @@ def fx(x) -> str:
 def summary(res):
     """Rows: case, mesabase auto (build + solve), fastest accurate QuantEcon and ratio,
     fastest accurate pymdptoolbox and ratio, mesabase's fastest method / auto."""
-    rows, qr, tr = [], [], []
+    rows, qr, tr, dr = [], [], [], []
     for label, r in res.items():
         kq, q = best(r, [k for k, _ in QE])
         kt, t = best(r, [k for k, _ in TB])
@@ -80,14 +80,21 @@ def summary(res):
         qr.append(rq)
         tr.append(rt)
         name = dict(QE + TB + OURS)
+        if "duel" in r:
+            kd, t_ours, t_qe, rounds = r["duel"]
+            dr.append(ratio(t_qe, t_ours))
+            duel_cell = f"{fx(dr[-1])} ({ft(t_qe)} / {ft(t_ours)}, {rounds} rounds)"
+        else:
+            dr.append(rq)
+            duel_cell = "–"
         rows.append([label, ft(a.t) + ("" if a.ok else " ✗"),
-                     f"{name[kq]} {ft(q.t)}" if q else "none accurate", fx(rq),
+                     f"{name[kq]} {ft(q.t)}" if q else "none accurate", fx(rq), duel_cell,
                      f"{name[kt]} {ft(t.t)}" if t else "–", fx(rt),
                      f"{name[ko]} {ft(o.t)}" if o else "–",
                      f"{ratio(o.t, a.t):.2f}" if o else "–",
                      f"{ft(r['build'])} / {ft(r['build_copy'])}",
                      ft(ac.t) + ("" if ac.ok else " ✗"), fx(ratio(q.t, ac.t) if q else math.nan)])
-    return rows, qr, tr
+    return rows, qr, tr, dr
 
 
 def gmean(xs):
@@ -131,23 +138,34 @@ def report(cfg, mach, dense, chains, sparse, batch, elapsed) -> str:
          f"for S²A ≤ {cfg.lp_max:.2g}.",
          ""]
     if dense:
-        qrows, qr, tr = summary(dense)
+        qrows, qr, tr, dr = summary(dense)
         L += ["### Summary: fastest accurate peer / mesabase auto (both including model "
               "construction)", "",
+              "'QE / auto' divides the two separate runs of the tables below; 'head to "
+              "head' re-times the same two calls in alternation (one block of each per "
+              "round, the order swapped every round; median per contender), so that a "
+              "change of machine state between the separate runs cannot decide the ratio. "
+              "The geometric means of both are given.", "",
               table(["case", "mesabase auto", "fastest accurate QuantEcon", "QE / auto",
+                     "head to head: QE / auto (QE / auto times)",
                      "fastest accurate pymdptoolbox", "tb / auto", "fastest mesabase",
                      "fastest / auto", "build alone (copy=False / copying)", "auto, copying P",
                      "QE / auto, copying"], qrows), "",
               f"**Geometric mean over the {len(dense)} dense grid cases of (QuantEcon fastest "
-              f"accurate) / (mesabase auto): {gmean(qr):.2f}×** (> 1: mesabase faster); "
-              f"pymdptoolbox: {gmean(tr):.2f}×. Cases where mesabase auto is behind QuantEcon: "
+              f"accurate) / (mesabase auto): {gmean(dr):.2f}× head to head, "
+              f"{gmean(qr):.2f}× from the separate runs** (> 1: mesabase faster); "
+              f"pymdptoolbox: {gmean(tr):.2f}×. Cases where mesabase auto is behind QuantEcon "
+              "head to head: "
+              + (", ".join(lbl for lbl, x in zip(dense, dr, strict=True) if x < 1) or "none")
+              + "; in the separate runs: "
               + (", ".join(lbl for lbl, x in zip(dense, qr, strict=True) if x < 1) or "none")
               + ".", ""]
         other = {**chains, **sparse}
         if other:
-            orows, oq, ot = summary(other)
+            orows, oq, ot, od = summary(other)
             L += ["Chains and the sparse problem (not in the geometric mean):", "",
                   table(["case", "mesabase auto", "fastest accurate QuantEcon", "QE / auto",
+                         "head to head: QE / auto (QE / auto times)",
                          "fastest accurate pymdptoolbox", "tb / auto", "fastest mesabase",
                          "fastest / auto", "build alone (copy=False / copying)", "auto, copying P",
                          "QE / auto, copying"], orows), ""]
