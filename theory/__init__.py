@@ -30,6 +30,26 @@ from .bandits import (
     gittins_table,
 )
 from .convert import from_gym, from_mdptoolbox, from_quantecon
+from .crux_sensitivity import (
+    Crossover,
+    Swing,
+    crossovers,
+    most_sensitive,
+    participant_range,
+    sensitivity,
+)
+from .cruxes import Chance, CruxModel, Leaf, OutcomeRange, crux_tree
+from .cruxes_data import (
+    B_REFLECTIVE_RELIABILITY,
+    CRUX_NODES,
+    CRUX_SOURCE,
+    CRUXES,
+    PARTICIPANTS,
+    Crux,
+    Estimate,
+    NodeInfo,
+    Participant,
+)
 from .episodic import IllPosedMDP, check_episodic, terminal_states
 from .evaluation import (
     bellman_q,
@@ -91,4 +111,8 @@ __all__ = [
     "bayes_optimal_dependent", "belief_mdp", "gittins_index", "gittins_table",
     "ClassSolution", "LinearClass", "class_optimal",
     "AverageSolution", "AVERAGE_METHODS", "solve_average",
+    "CruxModel", "crux_tree", "Leaf", "Chance", "OutcomeRange", "Swing", "Crossover",
+    "sensitivity", "most_sensitive", "crossovers", "participant_range",
+    "CRUXES", "CRUX_NODES", "CRUX_SOURCE", "PARTICIPANTS", "B_REFLECTIVE_RELIABILITY", "Crux",
+    "Estimate", "NodeInfo", "Participant",
 ]

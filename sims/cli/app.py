@@ -9,6 +9,7 @@
     mesabase results STORE [--csv FILE]       a sweep's results store: summary or CSV
     mesabase solvers [--quick]                the exact solvers on published problems
     mesabase claims [--max-examples N]        the argument's claims, checked by hypothesis
+    mesabase cruxes [--format md|csv]         the crux model: stated numbers, outcome ranges
     mesabase --version | --help
 
 ``demo`` and ``run`` write a results folder (default ``./mesabase-results``): Parquet tables,
@@ -145,16 +146,18 @@ def progress_line(a, sim: float | None = None, fig: float | None = None) -> str:
 
 
 def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="demo",
-                  dpi: int | None = None, study: dict | None = None) -> int:
+                  dpi: int | None = None, study: dict | None = None,
+                  cruxes: bool = False) -> int:
     """Run the entries ``names`` — scenario names, or (scenario, learner) pairs — with
     ``sizes`` mapping each entry to its :func:`scenario_sizes` (whose ``learner`` is the one
     run), with a progress bar; write their tables and figures under ``out``, then
     (``study``: the sizes of :func:`mesabase.sims.meta.study.study_sizes`) the meta-bandits
-    study, then rebuild ``summary.csv``, ``report.md`` and the root figures from every results
-    folder there. An entry whose scenario is not registered is skipped with a line. Returns an
-    exit code. ``out`` is created (with its parents) if missing, and the stream says so; a
-    folder that cannot be created or written raises :class:`~mesabase.sims.files.PathError`
-    before any work is done."""
+    study, then (``cruxes``) the crux model's ``cruxes.csv``, then rebuild ``summary.csv``,
+    ``report.md`` and the root figures from every results folder there. An entry whose
+    scenario is not registered is skipped with a line. Returns an exit code. ``out`` is
+    created (with its parents) if missing, and the stream says so; a folder that cannot be
+    created or written raises :class:`~mesabase.sims.files.PathError` before any work is
+    done."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -187,6 +190,10 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
         from ..meta.study import run_study
 
         run_study(out, study, stream=stream, dpi=dpi)
+    if cruxes:  # the crux model's tornado table; its figure and section come with the report
+        from ..reports.crux_figures import write_cruxes
+
+        write_cruxes(out)
     header = (f"Written by `mesabase {command}` (mesabase {package_version()}). "
               f"{check[0].upper()}{check[1:]}.")
     summary, t = _timed(update_results, out, header, dpi)
@@ -200,8 +207,9 @@ def run_scenarios(names, out=RESULTS_DIR, *, sizes: dict, stream=None, command="
 def demo(out=RESULTS_DIR, quick: bool = False, stream=None) -> int:
     """Run every demo entry (:func:`demo_entries`: the shipped scenarios, exploration-trap
     with both learners, softmax-trap when registered, the controls) at default sizes, or
-    ``quick`` ones, and the meta-bandits study at its small sizes, into ``out``
-    (:func:`run_scenarios`). Returns an exit code."""
+    ``quick`` ones, the meta-bandits study at its small sizes, and the crux model's tornado
+    (:mod:`mesabase.sims.reports.crux_figures`), into ``out`` (:func:`run_scenarios`).
+    Returns an exit code."""
     from ..meta.study import study_sizes
     from ..scenarios import SCENARIOS, get_scenario
 
@@ -209,7 +217,8 @@ def demo(out=RESULTS_DIR, quick: bool = False, stream=None) -> int:
     sizes = {(n, lr): scenario_sizes(get_scenario(n), quick=quick, learner=lr)
              for n, lr in entries if n in SCENARIOS}
     return run_scenarios(entries, out, sizes=sizes, stream=stream, command="demo",
-                         dpi=QUICK_DPI if quick else None, study=study_sizes(quick=True))
+                         dpi=QUICK_DPI if quick else None, study=study_sizes(quick=True),
+                         cruxes=True)
 
 
 # ---- the solver showcase ------------------------------------------------------------------
@@ -338,6 +347,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solvers", help="solve published problems with every method and show "
                                        "that they agree")
     s.add_argument("--quick", action="store_true", help="a shorter run")
+    c = sub.add_parser("cruxes", help="the crux model of an Alignment Forum thread: the stated "
+                                      "numbers, each participant's outcome and its range")
+    c.add_argument("--format", choices=("md", "csv"), default="md",
+                   help="markdown (default) or CSV")
     for plugin in _plugins():  # prove, claims (mesabase.proofs), registered by entry point
         plugin.add_parsers(sub)
     from .sweep import add_parsers
@@ -438,6 +451,11 @@ def _dispatch(parser, args) -> int:
         except ValueError as e:
             parser.error(str(e))
         return run_scenarios([sc.name], args.out, sizes={sc.name: sz}, command="run")
+    if args.command == "cruxes":
+        from ..reports.crux_figures import crux_report
+
+        sys.stdout.write(crux_report(args.format))
+        return 0
     if args.command == "solvers":
         return solvers(quick=args.quick)
     for plugin in _plugins():

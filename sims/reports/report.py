@@ -7,6 +7,7 @@
       dichotomy.png|svg        every unintended behaviour: learner vs maximisers of L_t
       behaviours.png|svg       behaviour attribution bars across the scenarios
       <scenario>-gaps.png|svg  a scenario run with several learners: their gaps side by side
+      cruxes.csv, cruxes.png|svg  the crux model's tornado (``demo``; crux_figures.py)
       <folder>/                <scenario> (its default learner) or <scenario>--<learner>
         meta.json              sizes, learner, attribution ranges, timing
         gaps|behaviours|verdicts|returns[|simplex|policies].parquet
@@ -411,5 +412,11 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
 
     with reading(out / STUDY):
         lines += study_section(out)
+    from .crux_figures import crux_section, plot_tornado, read_tornado
+
+    cruxes = read_tornado(out)  # the crux model's tornado table, saved by the demo
+    if cruxes is not None:
+        write_figure(plot_tornado(cruxes), out / "cruxes", dpi)
+    lines += crux_section(cruxes)
     _write_text(out / "report.md", "\n".join(lines).rstrip() + "\n")
     return summary
