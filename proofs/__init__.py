@@ -7,7 +7,7 @@ in :mod:`mesabase.proofs.claims`.
 
 from types import MappingProxyType
 
-from .base import Proof, Step
+from .base import LATEX_CHARACTERS, Proof, Step, latex_math, latex_text
 from .claims import REGISTRY, Claim, Finding, check, run_registry
 from .dichotomy_proof import dichotomy
 from .lp_duality_proof import lp_duality
@@ -17,6 +17,7 @@ from .reinforce_unbiased_proof import reinforce_unbiased
 from .softmax_score_proof import softmax_score
 from .surrogate_optimum_proof import surrogate_optimum
 from .telescoping_proof import telescoping
+from .tex import LATEX_PREAMBLE, latex_document
 
 #: Proof name (as the CLI takes it) -> the function that establishes it, in the issue's order.
 PROOFS = MappingProxyType({
@@ -36,7 +37,8 @@ def all_proofs() -> list[Proof]:
     return [f() for f in PROOFS.values()]
 
 
-__all__ = ["Proof", "Step", "PROOFS", "all_proofs", "Claim", "Finding", "check",
+__all__ = ["Proof", "Step", "PROOFS", "all_proofs", "latex_text", "latex_math",
+           "latex_document", "LATEX_PREAMBLE", "LATEX_CHARACTERS", "Claim", "Finding", "check",
            "run_registry", "REGISTRY", "softmax_score", "reinforce_unbiased",
            "surrogate_optimum", "telescoping", "dichotomy", "policy_gradient_theorem",
            "lp_duality", "pg_bandit_rate"]

@@ -44,33 +44,49 @@ def claims(max_examples: int = 60, seed: int = 0, out=None) -> int:
 
 
 # ---- the proofs ---------------------------------------------------------------------------
-def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None) -> int:
+def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None,
+          standalone: bool = False) -> int:
     """Establish the proofs of :data:`mesabase.proofs.PROOFS` (one, or all) and print them as
     Markdown or LaTeX; with ``out_dir`` write one file per proof (``NAME.md`` / ``NAME.tex``)
     instead (the folder is created if missing, and ``out`` says so; a file that cannot be
-    written raises :class:`~mesabase.sims.files.PathError`). Returns 1 if a proof does not
-    hold, else 0."""
+    written raises :class:`~mesabase.sims.files.PathError`). With ``standalone`` (LaTeX
+    only) the output is a complete document that compiles with pdflatex
+    (:func:`~mesabase.proofs.tex.latex_document`): one holding every proof printed, or one
+    per file. Returns 1 if a proof does not hold, else 0; a ``fmt`` other than ``"md"`` /
+    ``"latex"``, or ``standalone`` with Markdown, raises :class:`ValueError`."""
     from pathlib import Path
 
     from mesabase.sims.files import atomic_write, make_folder
 
     from . import PROOFS
+    from .tex import latex_document
 
+    if fmt not in ("md", "latex"):
+        raise ValueError(f"fmt must be 'md' or 'latex'; got {fmt!r}")
+    if standalone and fmt != "latex":
+        raise ValueError("standalone documents are LaTeX only: use fmt='latex'")
     out = out or sys.stdout
     names = list(PROOFS) if name is None else [name]
     if out_dir is not None:
         make_folder(out_dir, out)
-    ok = True
+    ok, printed = True, []
     for n in names:
         proof = PROOFS[n]()
         ok &= bool(proof.holds)
         text = proof.to_markdown() if fmt == "md" else proof.to_latex()
-        if out_dir is None:
+        if out_dir is None and standalone:
+            printed.append(text)
+        elif out_dir is None:
             out.write(text + "\n")
+        if out_dir is None:
             continue
+        if standalone:
+            text = latex_document([text], title=f"mesabase proof: {n}")
         path = Path(out_dir) / f"{n}.{'md' if fmt == 'md' else 'tex'}"
         atomic_write(path, lambda p, text=text: p.write_text(text, encoding="utf-8"))
         out.write(f"{path}: {'holds' if proof.holds else 'DOES NOT HOLD'}\n")
+    if printed:
+        out.write(latex_document(printed, title="mesabase proofs"))
     return 0 if ok else 1
 
 
@@ -84,6 +100,9 @@ def add_parsers(sub) -> None:
                     help=f"one proof (default all): {', '.join(PROOFS)}")
     pr.add_argument("--format", choices=("md", "latex"), default="md")
     pr.add_argument("--out", metavar="DIR", help="write one file per proof into DIR")
+    pr.add_argument("--standalone", action="store_true",
+                    help="with --format latex: a complete document that compiles with "
+                         "pdflatex (one per file with --out)")
     c = sub.add_parser("claims", help="check the argument's claims (true and false) with "
                                       "hypothesis and print the findings")
     c.add_argument("--max-examples", type=int, default=60, metavar="N",
@@ -94,7 +113,9 @@ def add_parsers(sub) -> None:
 def dispatch(parser, args) -> int:
     """Run ``args.command`` (one of :data:`COMMANDS`); returns the exit code."""
     if args.command == "prove":
-        return prove(args.name, args.format, args.out)
+        if args.standalone and args.format != "latex":
+            parser.error("--standalone needs --format latex")
+        return prove(args.name, args.format, args.out, standalone=args.standalone)
     if args.max_examples < 1:
         parser.error(f"--max-examples must be >= 1; got {args.max_examples}")
     return claims(args.max_examples, seed=args.seed)
