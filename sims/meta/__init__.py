@@ -28,6 +28,7 @@ from .belief import (
 from .class_best import CLASS_BOUND, CLASS_LOG_ETA, ClassBest, memoryless_class_best
 from .experiment import (
     COLUMNS,
+    DIFFERENCE_COLUMNS,
     FAMILIES,
     SUMMARY_COLUMNS,
     AgentSpec,
@@ -38,6 +39,7 @@ from .experiment import (
     meta_bandits,
     meta_learned_agents,
     not_converged,
+    paired_differences,
     plot_meta_bandits,
     summarise,
     t_interval,
@@ -120,7 +122,8 @@ __all__ = [
     "BeliefPolicy", "task_prior", "predictive", "log_marginal", "belief_policy_value",
     "train_belief_policy", "TrainingReport",
     # the study
-    "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "make_tasks", "classical_agents",
+    "AgentSpec", "FAMILIES", "COLUMNS", "SUMMARY_COLUMNS", "DIFFERENCE_COLUMNS",
+    "paired_differences", "make_tasks", "classical_agents",
     "meta_learned_agents", "default_agents", "meta_bandits", "not_converged", "exact_bayes_regret",
     "summarise", "plot_meta_bandits", "t_interval",
     # families where the initialisation matters

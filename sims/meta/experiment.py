@@ -45,7 +45,7 @@ from .tasks import BetaTasks, DependentTasks
 __all__ = ["AgentSpec", "FAMILIES", "make_tasks", "classical_agents", "meta_learned_agents",
            "default_agents", "meta_bandits", "not_converged",
            "exact_bayes_regret", "summarise", "plot_meta_bandits", "COLUMNS",
-           "SUMMARY_COLUMNS", "t_interval"]
+           "SUMMARY_COLUMNS", "t_interval", "paired_differences", "DIFFERENCE_COLUMNS"]
 
 #: The task families by name.
 FAMILIES = ("beta", "dependent")
@@ -357,3 +357,57 @@ def summarise(df: pd.DataFrame, tasks=None, confidence: float = 0.95) -> pd.Data
     out["_o"] = out["agent"].map(order)
     out = out.sort_values(["_o", "horizon"], kind="stable").drop(columns="_o")
     return out[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+#: Columns of :func:`paired_differences`.
+DIFFERENCE_COLUMNS = ("agent", "reference", "horizon", "n_tasks", "difference", "ci_low",
+                      "ci_high", "p_value", "significant", "significant_holm")
+
+
+def paired_differences(df: pd.DataFrame, reference: str = "bayes-optimal",
+                       confidence: float = 0.95) -> pd.DataFrame:
+    """Each agent's Bayes regret minus ``reference``'s, paired by task, with intervals.
+
+    Every agent runs on the same tasks and outcome tables (common random numbers), so the
+    comparison is paired: with dⱼ = (mean regret of the agent on task j) − (the reference's),
+    over the m tasks of a horizon, the interval is d̄ ± t_{(1+c)/2, m−1} s_d/√m and the
+    two-sided p-value that of the paired t-test of d̄ = 0. ``significant``: the interval
+    excludes 0 (one comparison at level 1 − c); ``significant_holm``: rejected by Holm's
+    step-down procedure at level 1 − c over all the table's comparisons (Holm 1979, "A simple
+    sequentially rejective multiple test procedure"), which controls the chance of any false
+    claim across the table. A positive difference: the agent has more regret.
+
+    Returns a DataFrame with :data:`DIFFERENCE_COLUMNS` (empty when ``reference`` is absent).
+    """
+    df = need_columns(df, list(COLUMNS), "df")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    per_task = df.groupby(["agent", "horizon", "task"], sort=False)["regret"].mean()
+    rows = []
+    if reference not in set(df["agent"]):
+        return pd.DataFrame(columns=list(DIFFERENCE_COLUMNS))
+    for (agent, H), s in per_task.groupby(level=["agent", "horizon"], sort=False):
+        if agent == reference:
+            continue
+        ref = per_task.loc[(reference, H)]
+        d = (s.droplevel(["agent", "horizon"]) - ref).dropna().to_numpy()
+        m, lo, hi = t_interval(d, confidence)
+        se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else np.nan
+        if d.size < 2:
+            p = np.nan
+        elif se == 0:
+            p = 1.0 if m == 0 else 0.0
+        else:
+            p = float(2 * stats.t.sf(abs(m) / se, d.size - 1))
+        rows.append([agent, reference, int(H), int(d.size), float(m), float(lo), float(hi), p,
+                     bool(lo > 0 or hi < 0), False])
+    out = pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+    alpha = 1 - confidence
+    order = np.argsort(out["p_value"].fillna(1.0).to_numpy(), kind="stable")
+    k = len(order)
+    for i, j in enumerate(order):  # Holm: stop at the first p_(i) > α/(k − i)
+        p = out.at[j, "p_value"]
+        if pd.isna(p) or p > alpha / (k - i):
+            break
+        out.at[j, "significant_holm"] = True
+    return out

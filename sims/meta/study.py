@@ -7,6 +7,9 @@ and seeds) at the default sizes :data:`DEFAULTS` or the small :data:`QUICK` ones
     OUT/meta-bandits/summary.csv     per (agent, horizon): mean Bayes regret, 95% t-interval
                                      over tasks, the exact Bayes regret of the Bayes-optimal
                                      agent
+    OUT/meta-bandits/differences.csv per (agent, horizon): its Bayes regret minus the
+                                     Bayes-optimal agent's, paired by task, with a 95%
+                                     t-interval, p-value and Holm-adjusted significance
     OUT/meta-bandits/training.csv    per meta-trained (agent, horizon): converged, the
                                      stopping criterion, steps, the gap to Bayes-optimal
                                      (and to the best of the agent's class, where known)
@@ -50,7 +53,13 @@ import pandas as pd
 
 from ..reports.meta_section import STUDY, study_section  # noqa: F401 - re-exported
 from .belief import TrainingReport
-from .experiment import default_agents, meta_bandits, plot_meta_bandits, summarise
+from .experiment import (
+    default_agents,
+    meta_bandits,
+    paired_differences,
+    plot_meta_bandits,
+    summarise,
+)
 from .families import maml_advantage
 from .frozen import frozen_weights, plot_frozen_weights
 from .mesa import mesa_attribution, plot_mesa
@@ -132,6 +141,8 @@ def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.Da
     df.attrs.pop("training", None)  # saved as its own table
     atomic_write(folder / "table.parquet", lambda p: df.to_parquet(p, index=False))
     atomic_write(folder / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    differences = paired_differences(df)
+    atomic_write(folder / "differences.csv", lambda p: differences.to_csv(p, index=False))
     atomic_write(folder / "training.csv", lambda p: training.to_csv(p, index=False))
     write_figure(plot_meta_bandits(summary, training=training), folder / "regret", dpi)
     small = tuple(h for h in sizes["horizons"] if h <= ADVANTAGE_MAX_H) or (2,)

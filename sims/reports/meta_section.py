@@ -41,6 +41,7 @@ def study_section(out) -> list[str]:
         mark = " (not converged)" if (r.agent, H) in bad else ""
         lines.append(f"| {r.agent}{mark} | {r.regret:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] "
                      f"| {exact} |")
+    lines += _differences_lines(folder, H)
     lines += ["", f"![Bayes regret versus horizon]({STUDY}/regret.png)", ""]
     if len(training):
         lines += ["Meta-training (each agent at each horizon; `training.csv`): converged means "
@@ -259,3 +260,40 @@ def _mesa_section(folder: Path) -> list[str]:
               "the intended policy.", "",
               f"![A mesa-learner attributed]({STUDY}/mesa.png)", ""]
     return lines
+
+
+def _differences_lines(folder: Path, H: int) -> list[str]:
+    """The paired comparison with the Bayes-optimal agent at horizon H (``differences.csv``),
+    and which differences are significant, in words."""
+    if not (folder / "differences.csv").exists():
+        return []
+    d = pd.read_csv(folder / "differences.csv")
+    d = d[d.horizon == H]
+    if d.empty:
+        return []
+    lines = ["", f"Paired by task (same tasks and outcome tables), each agent's Bayes regret "
+             f"minus the Bayes-optimal agent's at H = {H}, with a 95% t-interval over tasks "
+             "and the paired t-test's p-value; *Holm* marks the differences that stay "
+             "significant after Holm's correction over every agent and horizon "
+             "(`differences.csv`).", "",
+             "| agent | difference | 95% interval | p | significant | Holm |",
+             "|---|---|---|---|---|---|"]
+    for r in d.sort_values("difference").itertuples():
+        lines.append(f"| {r.agent} | {r.difference:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] | "
+                     f"{r.p_value:.2g} | {'yes' if r.significant else 'no'} | "
+                     f"{'yes' if r.significant_holm else 'no'} |")
+    worse = [a for a, s, x in zip(d.agent, d.significant_holm, d.difference, strict=True)
+             if s and x > 0]
+    better = [a for a, s, x in zip(d.agent, d.significant_holm, d.difference, strict=True)
+              if s and x < 0]
+    same = [a for a, s in zip(d.agent, d.significant_holm, strict=True) if not s]
+    text = []
+    if worse:
+        text.append("significantly more regret than Bayes-optimal (Holm): " + ", ".join(worse))
+    if better:
+        text.append("significantly *less* (sampling noise or a bug: Bayes-optimal is optimal "
+                    "in expectation): " + ", ".join(better))
+    if same:
+        text.append("not distinguishable from Bayes-optimal at these sizes: " + ", ".join(same))
+    return lines + ["", f"At H = {H}, " + "; ".join(text) + "."]
+
