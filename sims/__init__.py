@@ -21,6 +21,7 @@ from .attribution import (
     attribute,
     deploy_policies,
     learner_params,
+    revealed_table,
     run,
     simulate_shift,
 )
@@ -38,5 +39,5 @@ __all__ = [
     "attribute", "Attribution", "SCENARIOS", "SHIPPED", "get_scenario", "run",
     "Scenario", "Behaviour", "Deployment", "simulate_shift", "ShiftRun", "deploy_policies",
     "learner_params", "sweep", "grid", "load_spec", "Cell", "SpecError", "cell_seeds", "Store",
-    "CorruptCell", "to_gymnasium", "RecordEpisodes", "attribute_policies",
+    "CorruptCell", "to_gymnasium", "RecordEpisodes", "attribute_policies", "revealed_table",
 ]

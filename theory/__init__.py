@@ -70,6 +70,16 @@ from .history import (
     history_optimal,
 )
 from .mdp import InvalidMDP, TabularMDP, to_fraction
+from .revealed import (
+    MaxMargin,
+    Membership,
+    Nearest,
+    RevealedSet,
+    SolverFailed,
+    revealed_rewards,
+    shaping_term,
+)
+from .revealed_grid import NgRussellResult, ng_russell_gridworld, ng_russell_mdp
 from .solution import Solution
 from .solvers import (
     AVERAGE_METHODS,
@@ -111,6 +121,9 @@ __all__ = [
     "bayes_optimal_dependent", "belief_mdp", "gittins_index", "gittins_table",
     "ClassSolution", "LinearClass", "class_optimal",
     "AverageSolution", "AVERAGE_METHODS", "solve_average",
+    "revealed_rewards", "RevealedSet", "Membership", "MaxMargin", "Nearest", "shaping_term",
+    "SolverFailed",
+    "ng_russell_gridworld", "ng_russell_mdp", "NgRussellResult",
     "CruxModel", "crux_tree", "Leaf", "Chance", "OutcomeRange", "Swing", "Crossover",
     "sensitivity", "most_sensitive", "crossovers", "participant_range",
     "CRUXES", "CRUX_NODES", "CRUX_SOURCE", "PARTICIPANTS", "B_REFLECTIVE_RELIABILITY", "Crux",

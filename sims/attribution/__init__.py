@@ -5,8 +5,9 @@ online shift :func:`simulate_shift`), carry the learner's parameters to a deploy
 """
 
 from .analysis import Attribution, attribute
+from .revealed import REVEALED_COLUMNS, revealed_table
 from .runner import ShiftRun, run, simulate_shift
 from .transfer import deploy_policies, learner_params
 
 __all__ = ["Attribution", "attribute", "run", "simulate_shift", "ShiftRun", "deploy_policies",
-           "learner_params"]
+           "learner_params", "revealed_table", "REVEALED_COLUMNS"]

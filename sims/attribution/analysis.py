@@ -46,6 +46,7 @@ al., arXiv:1906.01820 (2019).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -154,7 +155,10 @@ class Attribution:
     :data:`BEHAVIOUR_COLUMNS` and :data:`VERDICT_COLUMNS`; ``J_base_range`` is (m, M), the
     range of J_I over the base objective's argmax set A_B; ``policy_class`` the class the
     argmax sets are taken in ("tabular" or "linear", :mod:`.sets`); ``environment`` is
-    "train", "deploy", or "shift" (train rows up to T0, deploy rows after)."""
+    "train", "deploy", or "shift" (train rows up to T0, deploy rows after); ``revealed``:
+    None, or the run's revealed-objective distances
+    (:func:`~mesabase.sims.attribution.revealed.revealed_table`, columns
+    :data:`~mesabase.sims.attribution.revealed.REVEALED_COLUMNS`)."""
 
     scenario: str
     environment: str
@@ -164,6 +168,7 @@ class Attribution:
     verdicts: pd.DataFrame
     J_base_range: tuple[float, float]
     policy_class: str = "tabular"
+    revealed: pd.DataFrame | None = None
 
     @property
     def final(self) -> pd.DataFrame:
@@ -282,7 +287,8 @@ def _evaluate(run, scenario, environment: str, *, R_I, behaviours, deploy: bool,
                        J_base_range=d.J_base_range, policy_class=sets.policy_class)
 
 
-def attribute(run, scenario=None, environment: str | None = None) -> Attribution:
+def attribute(run, scenario=None, environment: str | None = None, *,
+              revealed: bool = False) -> Attribution:
     """Attribute ``run`` (of ``scenario``'s learner in ``scenario.train``), exactly.
 
     Args:
@@ -293,6 +299,8 @@ def attribute(run, scenario=None, environment: str | None = None) -> Attribution
         may be omitted for a run made by :func:`~mesabase.sims.scenarios.run`, which
         carries its scenario (``run.scenario``).
       environment: "train", "deploy", or None (deployment when the scenario has one).
+      revealed: also measure the revealed-objective distances (``Attribution.revealed``,
+        :func:`~mesabase.sims.attribution.revealed.revealed_table`).
 
     Returns:
       An :class:`Attribution`; in every row misspecification + data + ambiguity + learner
@@ -309,6 +317,20 @@ def attribute(run, scenario=None, environment: str | None = None) -> Attribution
       >>> a.verdicts[["behaviour", "frac_outer", "verdict"]].values.tolist()
       [['pulls-proxy-arm', 1.0, 'outer'], ['intended-suboptimal-arm', 1.0, 'outer']]
     """
+    from ..scenarios import get_scenario
+
+    if isinstance(scenario, str):
+        scenario = get_scenario(scenario)
+    a = _attribute(run, scenario, environment)
+    if not revealed:
+        return a
+    from .revealed import revealed_table
+
+    sc = scenario if scenario is not None else run.scenario
+    return dataclasses.replace(a, revealed=revealed_table(run, sc, learner=a.learner))
+
+
+def _attribute(run, scenario, environment) -> Attribution:
     from ..scenarios import get_scenario
     from ..simulation import ShiftRun
 

@@ -103,7 +103,7 @@ def simulate_shift(scenario: Scenario, learner, steps: int, seeds=1, *,
 
 def run(scenario, learner=None, steps: int | None = None, seeds=None,
         record_every: int | None = None, environment: str | None = None,
-        shadow: str | None = None):
+        shadow: str | None = None, revealed: bool = False):
     """Simulate ``scenario`` with its defaults (or the given sizes) and attribute the run.
 
     Args:
@@ -112,6 +112,8 @@ def run(scenario, learner=None, steps: int | None = None, seeds=None,
       steps, seeds, record_every: override the scenario's sizes.
       environment: passed to :func:`~mesabase.sims.attribution.analysis.attribute`.
       shadow: the history objective (default ``scenario.shadow``).
+      revealed: passed to :func:`~mesabase.sims.attribution.analysis.attribute` (the
+        revealed-objective distances, :mod:`.revealed`).
 
     Returns:
       ``(run, attribution)``: a :class:`~mesabase.sims.simulation.Run` (a :class:`ShiftRun`
@@ -132,4 +134,4 @@ def run(scenario, learner=None, steps: int | None = None, seeds=None,
     else:
         r = dataclasses.replace(simulate(sc.train, L, steps, seeds, shadow=shadow,
                                          record_every=k), scenario=sc)
-    return r, attribute(r, sc, environment)
+    return r, attribute(r, sc, environment, revealed=revealed)

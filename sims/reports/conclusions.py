@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["TERMS", "TERM_NAMES", "SUMMARY_COLUMNS", "WIDE", "NEGATIVE_ATOL", "NONE_ATOL",
-           "mean_ci",
+           "mean_ci", "DIST_COLUMNS", "revealed_means", "revealed_lines",
            "summary_row", "conclusion", "caveats", "comparison_rows"]
 
 #: The four terms of the decomposition, outer first; the learner gap is the inner one.
@@ -33,9 +33,11 @@ TERMS = ("misspecification_gap", "data_gap", "ambiguity_gap", "learner_gap")
 TERM_NAMES = {"misspecification_gap": "misspecification gap (outer)",
               "data_gap": "data gap (outer)", "ambiguity_gap": "ambiguity gap (outer)",
               "learner_gap": "learner gap (inner)", "total": "total"}
+#: The revealed-objective distances (:mod:`mesabase.sims.attribution.revealed`) in summaries.
+DIST_COLUMNS = ("dist_RB_learner", "dist_RB_opt", "dist_RI_learner", "dist_RI_opt")
 SUMMARY_COLUMNS = ("scenario", "learner", "environment", "n_seeds", "step", *TERMS, "total",
                    "J_intended", "J_learner", "J_base_min", "J_base_max", "J_history_min",
-                   "J_history_max", "verdict", "reason")
+                   "J_history_max", *DIST_COLUMNS, "verdict", "reason")
 #: A range (or the ambiguity gap) wider than this share of the total regret is "wide".
 WIDE = 0.2
 #: A seed-mean term below −NEGATIVE_ATOL is negative (earns a caveat).
@@ -78,8 +80,46 @@ def summary_row(a) -> dict:
                                             "J_history_max")}
     row = {"scenario": a.scenario, "learner": a.learner, "environment": a.environment,
            "n_seeds": len(f), "step": int(f.step.iloc[0]), **means,
-           "verdict": a.scenario_verdict, "reason": a.verdict_reason}
+           **revealed_means(a), "verdict": a.scenario_verdict, "reason": a.verdict_reason}
     return {c: row[c] for c in SUMMARY_COLUMNS}
+
+
+def revealed_final(a):
+    """The rows of ``a.revealed`` at its final recorded step (None when not measured)."""
+    rev = getattr(a, "revealed", None)
+    if rev is None or not len(rev):
+        return None
+    return rev[rev.step == rev.step.max()]
+
+
+def revealed_means(a) -> dict:
+    """Seed means of :data:`DIST_COLUMNS` at the final recorded step (NaN: not measured)."""
+    f = revealed_final(a)
+    return {c: float("nan") if f is None else float(f[c].mean()) for c in DIST_COLUMNS}
+
+
+def revealed_lines(a) -> list[str]:
+    """The report's reading of the revealed-objective distances (issue 17): final-step seed
+    means with 95% intervals and the reading rule's counts, or why they are missing."""
+    f = revealed_final(a)
+    if f is None:
+        why = ("this run's results folder has no revealed table" if a.revealed is None else
+               "its environment's revealed-set LPs exceed the size limit "
+               "(`mesabase.sims.attribution.revealed.MAX_ENTRIES` constraint entries)")
+        return [f"**Revealed objective.** Not measured: {why}.", ""]
+    n, step = len(f), int(f.step.iloc[0])
+    counts = f.reading.value_counts()
+    reads = ", ".join(f"{lab} {int(counts.get(lab, 0))}/{n}"
+                      for lab in ("contains R_B", "inner", "neither"))
+    return [f"**Revealed objective** (step t = {step}, {n} seeds; normalised ℓ∞ distance "
+            "from the reward to the rewards the policy is optimal for: 0 = optimal for it, "
+            "1/2 = reveals nothing of it). To R_B: learner "
+            f"{_q(f.dist_RB_learner)}, π*_t {_q(f.dist_RB_opt)}; to R_I: learner "
+            f"{_q(f.dist_RI_learner)}, π*_t {_q(f.dist_RI_opt)}. Reading per seed: {reads} "
+            "(contains R_B: the learner behaves as the base objective asks, so any failure "
+            "is outer; inner: its set is far from R_B while π*_t's contains it, an inner gap "
+            "in objective space; neither: the history objective does not single out R_B).",
+            ""]
 
 
 def conclusion(a) -> str:

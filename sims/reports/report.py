@@ -10,8 +10,8 @@
       cruxes.csv, cruxes.png|svg  the crux model's tornado (``demo``; crux_figures.py)
       <folder>/                <scenario> (its default learner) or <scenario>--<learner>
         meta.json              sizes, learner, attribution ranges, timing
-        gaps|behaviours|verdicts|returns[|simplex|policies].parquet
-        gaps.png|svg [simplex.png|svg] [policies-<view>.png|svg]
+        gaps|behaviours|verdicts|returns|revealed[|simplex|policies].parquet
+        gaps.png|svg [revealed.png|svg] [simplex.png|svg] [policies-<view>.png|svg]
 
 The directory is the record. :func:`write_scenario` saves a run's tables; every figure,
 ``summary.csv`` and ``report.md`` is then built *from the saved tables* (re-read from disk,
@@ -49,12 +49,21 @@ from pathlib import Path
 import pandas as pd
 
 from ..attribution.analysis import BEHAVIOUR_COLUMNS, GAP_COLUMNS, VERDICT_COLUMNS, Attribution
+from ..attribution.revealed import REVEALED_COLUMNS, revealed_table
 from ..files import PathError, atomic_write, reading, reason, remove
 from ..scenarios import SCENARIOS, get_scenario
-from .conclusions import SUMMARY_COLUMNS, comparison_rows, conclusion, summary_row
+from .conclusions import (
+    DIST_COLUMNS,
+    SUMMARY_COLUMNS,
+    comparison_rows,
+    conclusion,
+    revealed_lines,
+    summary_row,
+)
 from .dichotomy import dichotomy_frame, plot_dichotomy
 from .figures import plot_behaviours, plot_gridworld_policies, plot_simplex, save_figure
 from .gap_figures import plot_gap_comparison, plot_gaps
+from .revealed_figures import plot_revealed_distances
 from .tables import scenario_tables
 
 __all__ = ["SUMMARY_COLUMNS", "atomic_write", "write_figure", "scenario_tables", "write_scenario",
@@ -117,6 +126,11 @@ def write_scenario(out, sc, run, attributions, *, sizes: dict, seconds: float) -
     learner); returns the folder."""
     folder = Path(out) / folder_name(sc, attributions[0].learner)
     tables = scenario_tables(sc, run, attributions)
+    # the revealed-objective distances: an attribution's own, or measured here (empty for an
+    # environment over the size limit; mesabase.sims.attribution.revealed)
+    own = [a.revealed for a in attributions if a.revealed is not None]
+    tables["revealed"] = own[0] if own else revealed_table(run, sc,
+                                                           learner=attributions[0].learner)
     for name, df in tables.items():
         atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
     for stale in set(("simplex", "policies")) - set(tables):
@@ -132,7 +146,7 @@ def write_scenario(out, sc, run, attributions, *, sizes: dict, seconds: float) -
 # ---- reading back -------------------------------------------------------------------------
 #: The columns each saved attribution table must have to be read back.
 _TABLE_COLUMNS = {"gaps": GAP_COLUMNS, "behaviours": BEHAVIOUR_COLUMNS,
-                  "verdicts": VERDICT_COLUMNS}
+                  "verdicts": VERDICT_COLUMNS, "revealed": REVEALED_COLUMNS}
 
 
 def _read(folder: Path, name: str, required: bool = False) -> pd.DataFrame | None:
@@ -190,6 +204,7 @@ def load_attributions(out, name: str) -> list[Attribution]:
     folder = Path(out) / name
     meta = _meta(folder)
     scenario = meta["scenario"]
+    revealed = _read(folder, "revealed")  # the run's, shared by its attributions
     gaps, beh, ver = (_read(folder, k, required=True) for k in ("gaps", "behaviours",
                                                                  "verdicts"))
     out_ = []
@@ -200,7 +215,8 @@ def load_attributions(out, name: str) -> list[Attribution]:
             gaps=gaps[gaps.environment.isin(rows)].reset_index(drop=True),
             behaviours=beh[beh.environment.isin(rows)].reset_index(drop=True),
             verdicts=ver[ver.environment.isin(rows)].reset_index(drop=True),
-            J_base_range=tuple(m["J_base_range"]), policy_class=m["policy_class"]))
+            J_base_range=tuple(m["J_base_range"]), policy_class=m["policy_class"],
+            revealed=revealed))
     return out_
 
 
@@ -218,6 +234,12 @@ def draw_scenario(out, name: str, dpi: int | None = None) -> list[Path]:
     for old in folder.glob("policies-*.png"):
         remove(old)
         remove(old.with_suffix(".svg"))
+    rev = _read(folder, "revealed")
+    if rev is not None and len(rev):
+        pngs.append(write_figure(plot_revealed_distances(rev), folder / "revealed", dpi)[0])
+    else:
+        remove(folder / "revealed.png")
+        remove(folder / "revealed.svg")
     pol = _read(folder, "policies")
     if pol is not None:
         sc = get_scenario(scenario)
@@ -270,7 +292,9 @@ def _behaviour_lines(a: Attribution) -> list[str]:
 
 
 _CAPTIONS = {"gaps": "The four terms over time (seed mean, 95% CI band)",
-             "simplex": "Learner and π*_t on the probability simplex"}
+             "simplex": "Learner and π*_t on the probability simplex",
+             "revealed": "Distance from R_B and R_I to the rewards the learner's policy and "
+                         "π*_t are optimal for (seed mean, 95% CI band)"}
 
 
 def _entry(out: Path, name: str, heading: bool) -> list[str]:
@@ -289,12 +313,14 @@ def _entry(out: Path, name: str, heading: bool) -> list[str]:
               f"*{a.scenario_verdict.capitalize()}* means: "
               f"{_VERDICT_TEXT[a.scenario_verdict]}.", ""]
     lines += _behaviour_lines(a) + [""]
+    lines += revealed_lines(a)
     for extra in atts[1:]:
         env = _ENV_NAMES.get(extra.environment, extra.environment)
         lines += [f"**In the {env} environment.** {conclusion(extra)}", ""]
         lines += _behaviour_lines(extra) + [""]
     lines += ["```text", *(x.summary() for x in atts), "```", ""]
-    for png in sorted(folder.glob("*.png"), key=lambda p: (p.stem != "gaps", p.stem != "simplex",
+    for png in sorted(folder.glob("*.png"), key=lambda p: (p.stem != "gaps", p.stem != "revealed",
+                                                         p.stem != "simplex",
                                                          p.stem != "policies-start", p.stem)):
         cap = _CAPTIONS.get(png.stem, "Policies of the learner and π*_t, " + png.stem[9:]
                             .replace("-", " ") + " (seed 0, final recorded step)")
@@ -394,7 +420,7 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
     if header:
         lines += [header, ""]
     headline = summary.drop(columns=["reason", "J_base_min", "J_base_max", "J_history_min",
-                                     "J_history_max"])
+                                     "J_history_max", *DIST_COLUMNS])
     lines += [*_PREAMBLE, "Headline (seed means at the final recorded step; the table, with "
               "the ranges and each verdict's reason, is `summary.csv`):", "",
               *_markdown_table(headline), ""]
