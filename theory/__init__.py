@@ -28,6 +28,7 @@ from .bandits import (
     belief_states,
     gittins_index,
     gittins_table,
+    gittins_table_bracket,
 )
 from .convert import from_gym, from_mdptoolbox, from_quantecon
 from .crux_sensitivity import (
@@ -119,6 +120,7 @@ __all__ = [
     "argmax_set_allowed", "IncrementalCE",
     "BayesBandit", "belief_states", "belief_index", "bayes_optimal_bandit",
     "bayes_optimal_dependent", "belief_mdp", "gittins_index", "gittins_table",
+    "gittins_table_bracket",
     "ClassSolution", "LinearClass", "class_optimal",
     "AverageSolution", "AVERAGE_METHODS", "solve_average",
     "revealed_rewards", "RevealedSet", "Membership", "MaxMargin", "Nearest", "shaping_term",

@@ -217,10 +217,10 @@ def sweep(cells, executor=None, store=None, progress=None) -> pd.DataFrame:
       order, rows in each cell's order, columns in the canonical order.
 
     Raises:
-      ValueError for bad arguments; RuntimeError naming a cell that failed (its cause
-      chained); :class:`~mesabase.sims.experiments.store.StoreError` (an OSError, one line
-      naming the
-      path) when the store cannot be written or read: the cells finished before stay.
+      ValueError: bad arguments.
+      RuntimeError: a cell failed (named; its cause chained).
+      StoreError: (:class:`~mesabase.sims.experiments.store.StoreError`, an OSError, one line
+        naming the path) the store cannot be written or read; the cells finished before stay.
     """
     return sweep_with_report(cells, executor, store, progress)[0]
 

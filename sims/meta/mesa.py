@@ -294,7 +294,8 @@ def mesa_attribution(horizon: int = 8, *, train=None, deploy=None, policy=None,
         train_belief_policy`, ``steps`` updates of ``batch`` episodes, with its report), or
         the policy to deploy in its place (a :class:`~.belief.BeliefPolicy` covering H, or
         any :class:`~.rollouts.Agent`: its exact values are then NaN).
-      n_tasks ≥ 2 deployment tasks × n_seeds ≥ 1 episodes each; confidence in (0, 1).
+      n_tasks, n_seeds: n_tasks ≥ 2 deployment tasks × n_seeds ≥ 1 episodes each.
+      confidence: in (0, 1).
       seed: int ≥ 0: tasks from ``SeedSequence(seed, spawn_key=(6,))``, the rollouts from
         ``(7,)``, the meta-training from ``(8,)``.
 

@@ -226,7 +226,8 @@ def weight_trajectories(horizon: int = 8, *, tasks="asymmetric", n_tasks: int = 
         the exact gap), else the sampled one; the Bayes table must have full tables.
       tasks: a family name (:data:`~.families.INIT_FAMILIES`, default ``"asymmetric"``) or a
         BetaTasks / DependentTasks.
-      n_tasks ≥ 2, n_seeds ≥ 1: tasks and episodes per task (rows = n_tasks · n_seeds).
+      n_tasks, n_seeds: n_tasks ≥ 2 tasks and n_seeds ≥ 1 episodes per task (rows =
+        n_tasks · n_seeds).
       meta_steps: ≥ 0 Adam steps of MAML and of Meta-SGD (:func:`~.maml.meta_train`).
       n_components: NMF components (default K); max_iter: NMF's iteration budget.
       baseline: the learner's b (b = 0: a failure leaves θ unchanged).

@@ -367,7 +367,7 @@ def bayes_optimal_dependent(horizon: int, prior=(1, 1), exact: bool = False,
 
     Args:
       horizon: H ≥ 0; prior: (α, β), finite and > 0; exact, tables: as in
-      bayes_optimal_bandit.
+        bayes_optimal_bandit.
     """
     H = _int_arg(horizon, "horizon", 0)
     if not isinstance(exact, bool):

@@ -242,6 +242,7 @@ def gittins_table(gamma: float, max_pulls: int, prior=(1, 1), tol: float = 1e-6,
       prior: (α, β), finite and > 0.
       method: "shared" or "per-index".
 
+    Examples:
       >>> t = gittins_table(0.9, 1)
       >>> bool(t[1, 0] > t[0, 0] > t[0, 1]), bool(np.isnan(t[1, 1]))
       (True, True)
