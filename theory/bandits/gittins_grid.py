@@ -321,6 +321,7 @@ def gittins_table_bracket(gamma: float, max_pulls: int, prior=(1, 1), tol: float
       ValueError: naming the bad argument, or when the truncation depth would exceed
         :data:`~mesabase.theory.bandits.gittins.MAX_DEPTH`.
 
+    Examples:
       >>> lo, up = gittins_table_bracket(0.9, 2)
       >>> inside = ~np.isnan(lo)
       >>> bool((up[inside] - lo[inside] <= 1e-6).all()), round(float(lo[0, 0]), 4)
