@@ -211,8 +211,15 @@ def batch_case(cfg):
         e = err(V, V_star)
         rows[key] = (name, Res(t, n, e, f"{hits} hit max_iter" if hits else "",
                                e <= TOL and not hits))
+    duels = {}
+    for key in ("qe_pi", "tb_pi"):  # the batch head to head with each peer's PI loop
+        log(f"  batch head-to-head: ours against {key}")
+        if WAIT[0] > 0:
+            wait_idle(f"batch duel {key}")
+        peer = qe_loop("policy_iteration") if key == "qe_pi" else tb_loop(mdpt.PolicyIteration)
+        duels[key] = duel(ours_batch, peer, rounds=5, budget=20 * cfg.budget)
     return {"rows": rows, "load": load, "load_end": os.getloadavg(), "N": N, "cert":
-            ref.error_bound}
+            ref.error_bound, "duels": duels}
 
 
 def chain_case(S, cfg):

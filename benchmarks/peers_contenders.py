@@ -414,6 +414,14 @@ def warm_up():
         DiscreteDP(R, P, 0.9).solve(method=m)
     Pm, Rs = random_sparse(np.random.default_rng(1), 5, 2, 2)
     DiscreteDP(Rs.ravel(), Pm, 0.9, np.repeat(np.arange(5), 2), np.tile(np.arange(2), 5)).solve()
-    solve(TabularMDP(P, R, gamma=0.9))
+    # mesabase: every compiled path auto takes on the grid (numba's cache makes these
+    # loads, but a stale or missing cache entry compiles: seconds, once per process).
+    for S, A in ((5, 2), (5, 8), (60, 8), (200, 8), (400, 8)):
+        Pw, Rw = dirichlet_dense(np.random.default_rng(1), S, A)
+        for copy in (False, True):
+            for g in (0.9, 0.999):
+                solve(TabularMDP(Pw, Rw, gamma=g, copy=copy))
+    Pm, Rs = random_sparse(np.random.default_rng(1), 50, 4, 3)
+    solve(TabularMDP(Pm, Rs, gamma=0.99))
 
 

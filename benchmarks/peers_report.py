@@ -182,7 +182,11 @@ def report(cfg, mach, dense, chains, sparse, batch, elapsed) -> str:
                      for name, r in rows.values()]), "",
               f"Batch ratios (fastest accurate loop / mesabase `MDPBatch` + `solve_batch`): "
               f"QuantEcon {ratio(q.t, ours.t):.1f}× ({rows[kq][0]}), pymdptoolbox "
-              f"{ratio(t.t, ours.t):.1f}× ({rows[kt][0]}).", ""]
+              f"{ratio(t.t, ours.t):.1f}× ({rows[kt][0]}).", "",
+              "Head to head (alternating blocks, medians): "
+              + "; ".join(f"{rows[k][0]} {ft(d[1])} / mesabase {ft(d[0])} = "
+                          f"{ratio(d[1], d[0]):.1f}× ({d[2]} rounds)"
+                          for k, d in batch.get("duels", {}).items()) + ".", ""]
     for title, res in (("Dense grid (Dirichlet(1) rows)", dense),
                        ("Slow-mixing chain `river_chain(S)`, γ = 0.99", chains),
                        ("Sparse S = 10,000, A = 4, 5 successors per (s, a) (pymdptoolbox not "
