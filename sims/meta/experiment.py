@@ -386,11 +386,12 @@ def paired_differences(df: pd.DataFrame, reference: str = "bayes-optimal",
     rows = []
     if reference not in set(df["agent"]):
         return pd.DataFrame(columns=list(DIFFERENCE_COLUMNS))
-    for (agent, H), s in per_task.groupby(level=["agent", "horizon"], sort=False):
-        if agent == reference:
+    cells = {key: s.droplevel(["agent", "horizon"])
+             for key, s in per_task.groupby(level=["agent", "horizon"], sort=False)}
+    for (agent, H), s in cells.items():
+        if agent == reference or (reference, H) not in cells:
             continue
-        ref = per_task.loc[(reference, H)]
-        d = (s.droplevel(["agent", "horizon"]) - ref).dropna().to_numpy()
+        d = (s - cells[(reference, H)]).dropna().to_numpy()
         m, lo, hi = t_interval(d, confidence)
         se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else np.nan
         if d.size < 2:
