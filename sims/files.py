@@ -21,6 +21,29 @@ code   meaning
 Output folders given on the command line are created, with their missing parents, by
 :func:`make_folder`, which says so (``mesabase: created folder PATH``); nothing is created
 silently. :func:`atomic_write` writes a file whole or not at all.
+
+A results folder is untrusted input
+    The results folder (``mesabase run --out OUT``) may have been made by someone else, and
+    mesabase re-reads it to rebuild the report. Nothing in it may make mesabase read or
+    write outside it, so mesabase follows **no symbolic link below OUT** (OUT itself, named
+    by the user, may be one):
+
+    * reading: :func:`open_input` walks from OUT to the file one component at a time, each
+      opened relative to its parent's descriptor with ``O_NOFOLLOW`` (folders with
+      ``O_DIRECTORY``; the file with ``O_NONBLOCK`` too, so a FIFO cannot hang the read),
+      and checks with ``fstat`` that the file is a regular file (as the sweep store does,
+      :mod:`mesabase.sims.experiments.store_files`); :func:`input_exists` answers "is there
+      such a file?" with ``lstat``, and a link is *not* absent: it is refused;
+    * writing: :func:`make_folder` with ``root=OUT`` refuses a folder below OUT, or any
+      folder between, that is a link, before anything is written into it; a file itself
+      is written by :func:`atomic_write`, whose ``os.replace`` replaces a link where the
+      file belongs, never its target;
+    * a link found either way is a :class:`PathError` with exit code :data:`USAGE`:
+      ``cannot read OUT/x/meta.json: is a symbolic link; mesabase does not follow links in
+      a results folder`` (naming the link, which may be a folder on the way).
+
+    Not guarded: a folder swapped for a link *while* mesabase writes into it (the writes go
+    by path once the folder is checked); the threat is a folder shared at rest.
 """
 
 from __future__ import annotations
@@ -29,16 +52,21 @@ import errno as errno_
 import json
 import os
 import re
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["PathError", "USAGE", "FAILED", "INTERRUPTED", "atomic_write", "make_folder",
-           "reading", "remove", "reason", "as_path_error"]
+           "reading", "remove", "reason", "as_path_error", "LINK_REASON", "open_input",
+           "input_exists", "read_input_text", "refuse_links"]
 
 #: Exit codes (module docstring).
 FAILED, USAGE, INTERRUPTED = 1, 2, 130
 
+#: Why a symbolic link in a results folder is refused (module docstring).
+LINK_REASON = "is a symbolic link; mesabase does not follow links in a results folder"
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 _ARROW_ERRNO = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
 
 
@@ -158,14 +186,18 @@ def _first_existing(path: Path) -> Path:
     return p
 
 
-def make_folder(path, stream=None) -> bool:
+def make_folder(path, stream=None, *, root=None) -> bool:
     """Make sure ``path`` is a folder this process can write into, creating it and any
     missing parents. Returns True when it was created; then, with a ``stream``, writes
     ``mesabase: created folder PATH`` there. Raises :class:`PathError` (``cannot create
     folder PATH: REASON`` or ``cannot write to PATH: REASON``) when it cannot be created —
     a file is in the way, no permission, a read-only file system — or is not writable (a
-    hidden probe file is created in it and removed)."""
+    hidden probe file is created in it and removed). With ``root`` (a results folder that
+    ``path`` lies below), a symbolic link at ``path`` or between ``root`` and it is refused
+    first (:func:`refuse_links`: ``cannot write into LINK: is a symbolic link; ...``)."""
     path = Path(path)
+    if root is not None:
+        refuse_links(path, root, "write into")
     created = False
     if not path.is_dir():
         blocker = _first_existing(path)
@@ -190,3 +222,99 @@ def make_folder(path, stream=None) -> bool:
     if created and stream is not None:
         stream.write(f"mesabase: created folder {path}\n")
     return created
+
+
+# ---- a results folder: no links below its root (module docstring) ---------------------------
+def _below(path, root) -> tuple[Path, Path, tuple[str, ...]]:
+    """(path, root, the components of ``path`` below ``root``); ValueError unless ``path``
+    lies strictly below ``root`` (lexically, without ``..``)."""
+    path, root = Path(path), Path(root)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = ()
+    if not parts or ".." in parts:
+        raise ValueError(f"{path} is not a path inside the results folder {root}")
+    return path, root, parts
+
+
+def _link_error(action: str, path) -> PathError:
+    return PathError(action, path, LINK_REASON, errno_.ELOOP, input=True)
+
+
+def refuse_links(path, root, action: str = "read") -> bool:
+    """Whether ``path`` (below the results folder ``root``) exists, found with ``lstat`` of
+    each component below ``root`` in turn: False as soon as one is missing (or a file stands
+    where a folder should). A component that is a symbolic link raises :class:`PathError`
+    (``cannot ACTION LINK: is a symbolic link; ...``, exit code :data:`USAGE`)."""
+    path, here, parts = _below(path, root)
+    for name in parts:
+        here = here / name
+        try:
+            st = os.lstat(here)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as e:
+            raise as_path_error(e, action, here, input=True) from e
+        if stat.S_ISLNK(st.st_mode):
+            raise _link_error(action, here)
+    return True
+
+
+def input_exists(path, root) -> bool:
+    """``Path.exists`` for an input in the results folder ``root`` that follows no link: a
+    symbolic link at ``path`` or on the way to it raises :class:`PathError`
+    (:func:`refuse_links`) instead of being followed or taken for absent."""
+    return refuse_links(path, root, "read")
+
+
+def _open_below(d: int, name: str, shown: Path, flags: int) -> int:
+    try:
+        return os.open(name, os.O_RDONLY | _NOFOLLOW | flags, dir_fd=d)
+    except OSError as e:
+        try:
+            link = stat.S_ISLNK(os.stat(name, dir_fd=d, follow_symlinks=False).st_mode)
+        except OSError:
+            link = False
+        if link:
+            raise _link_error("read", shown) from None
+        raise as_path_error(e, "read", shown, input=True) from e
+
+
+def open_input(path, root):
+    """The file ``path`` of the results folder ``root``, open for reading in binary (a
+    file object: ``pd.read_csv(f)``, ``pd.read_parquet(f)``, ``f.read()``), following no
+    link: each folder below ``root`` is opened relative to its parent with ``O_NOFOLLOW |
+    O_DIRECTORY``, the file with ``O_NOFOLLOW | O_NONBLOCK``, and ``fstat`` must show a
+    regular file. ``root`` itself may be a link (the user named it). Raises
+    :class:`PathError` with exit code :data:`USAGE`: a link (:data:`LINK_REASON`, naming the
+    link), not a regular file, missing or unreadable (naming ``path``)."""
+    path, root, parts = _below(path, root)
+    try:
+        d = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise as_path_error(e, "read", path, input=True) from e
+    try:
+        here = root
+        for name in parts[:-1]:
+            here = here / name
+            nd = _open_below(d, name, here, os.O_DIRECTORY)
+            os.close(d)
+            d = nd
+        fd = _open_below(d, parts[-1], path, os.O_NONBLOCK)
+    finally:
+        os.close(d)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        why = ("it is a folder, not a file" if stat.S_ISDIR(st.st_mode)
+               else "it is not a regular file")
+        raise PathError("read", path, why, input=True)
+    return os.fdopen(fd, "rb")
+
+
+def read_input_text(path, root) -> str:
+    """The UTF-8 text of ``path`` in the results folder ``root``, read as
+    :func:`open_input`; a UnicodeDecodeError is left to :func:`reading` to name."""
+    with open_input(path, root) as f:
+        return f.read().decode("utf-8")

@@ -113,14 +113,17 @@ def study_sizes(quick: bool = False, **given) -> dict:
 
 def run_study(out, sizes: dict, *, stream=None, dpi: int | None = None) -> pd.DataFrame:
     """Run the study at ``sizes`` (:func:`study_sizes`) with a progress bar, write its files
-    under ``out/meta-bandits`` and return the summary table."""
+    under ``out/meta-bandits`` and return the summary table. A symbolic link at
+    ``out/meta-bandits`` is refused (:class:`~mesabase.sims.files.PathError`) before any
+    work: nothing is written outside ``out``."""
     from tqdm import tqdm
 
-    from ..files import atomic_write
+    from ..files import atomic_write, make_folder
     from ..reports.report import write_figure
 
     stream = stream or sys.stdout
     folder = Path(out) / STUDY
+    make_folder(folder, root=out)  # before any work: a link there (outside out) is refused
     agents = default_agents(meta_steps=sizes["meta_steps"])
     n_cells = len(sizes["horizons"]) * len(agents)
     t0 = time.perf_counter()

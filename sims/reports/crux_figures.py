@@ -40,7 +40,7 @@ from mesabase.theory import (
     sensitivity,
 )
 
-from ..files import atomic_write, reading
+from ..files import atomic_write, input_exists, open_input, reading
 from .figures import BLOG_WIDTH, need_columns, new_figure, styled
 from .render import OKABE_ITO
 
@@ -260,13 +260,14 @@ def write_cruxes(out) -> Path:
 
 
 def read_tornado(out) -> pd.DataFrame | None:
-    """``out/cruxes.csv``, None if there is none; one that cannot be read or lacks a column
-    raises :class:`~mesabase.sims.files.PathError` naming it."""
+    """``out/cruxes.csv``, None if there is none; one that cannot be read, lacks a column or
+    is a symbolic link (never followed: :func:`~mesabase.sims.files.open_input`) raises
+    :class:`~mesabase.sims.files.PathError` naming it."""
     path = Path(out) / "cruxes.csv"
-    if not path.exists():
+    if not input_exists(path, out):
         return None
-    with reading(path):
-        df = pd.read_csv(path)
+    with reading(path), open_input(path, out) as f:
+        df = pd.read_csv(f)
         missing = [c for c in TORNADO_COLUMNS if c not in df.columns]
         if missing:
             raise ValueError(f"not a mesabase cruxes table (no column {', '.join(missing)})")

@@ -1,6 +1,11 @@
 """The meta-bandits section of ``report.md``, drawn from the study's saved files
 (``OUT/meta-bandits/summary.csv`` and ``study.json``; :mod:`mesabase.sims.meta.study` writes
-them)."""
+them).
+
+The files are read as inputs of an untrusted results folder
+(:func:`~mesabase.sims.files.open_input`): a symbolic link at ``OUT/meta-bandits`` or at any
+of its files is refused with :class:`~mesabase.sims.files.PathError` (one line, exit code 2),
+never followed and never taken for a missing file."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+
+from ..files import input_exists, open_input, read_input_text
 
 __all__ = ["STUDY", "study_section"]
 
@@ -18,10 +25,10 @@ STUDY = "meta-bandits"
 def study_section(out) -> list[str]:
     """Markdown lines for ``report.md`` from the saved study (empty if there is none)."""
     folder = Path(out) / STUDY
-    if not (folder / "summary.csv").exists():
+    if not _has(folder, "summary.csv"):
         return []
-    summary = pd.read_csv(folder / "summary.csv")
-    sizes = json.loads((folder / "study.json").read_text(encoding="utf-8"))
+    summary = _csv(folder, "summary.csv")
+    sizes = json.loads(read_input_text(folder / "study.json", folder.parent))
     H = int(summary.horizon.max())
     last = summary[summary.horizon == H].sort_values("regret")
     lines = [f"## {STUDY}: statistics in activations vs in weights", "",
@@ -33,7 +40,7 @@ def study_section(out) -> list[str]:
              "episode, MAML / Meta-SGD initialisations) can only track them in their weights.",
              "", f"At H = {H}:", "", "| agent | Bayes regret | 95% interval | exact |",
              "|---|---|---|---|"]
-    training = (pd.read_csv(folder / "training.csv") if (folder / "training.csv").exists()
+    training = (_csv(folder, "training.csv") if _has(folder, "training.csv")
                 else pd.DataFrame(columns=["agent", "horizon", "converged"]))
     bad = {(r.agent, int(r.horizon)): r for r in training.itertuples() if not r.converged}
     for r in last.itertuples():
@@ -57,8 +64,8 @@ def study_section(out) -> list[str]:
             lines.append(f"| {r.agent} | {int(r.horizon)} | {'yes' if r.converged else '**no**'}"
                          f" | {int(r.steps)} | {gap} | {cg} | {r.criterion} |")
         lines.append("")
-    if (folder / "maml-advantage.csv").exists():
-        adv = pd.read_csv(folder / "maml-advantage.csv")
+    if _has(folder, "maml-advantage.csv"):
+        adv = _csv(folder, "maml-advantage.csv")
         lines += ["### Does MAML's initialisation help? (task families where it can)", "",
                   "Reduction of Bayes regret by the MAML θ₀ over REINFORCE from θ₀ = 0 (η = 1), "
                   "same tasks and outcome tables: exact (ΔJ, by enumeration) and Monte-Carlo "
@@ -79,8 +86,8 @@ def study_section(out) -> list[str]:
                        "meta-training did not converge, the best θ₀ lies at infinity (commit "
                        "to the arm the prior favours) and the gain is that of the θ₀ reached "
                        "within the step budget: a lower bound on what the class can gain."), ""]
-    if (folder / "frozen-improvement.csv").exists():
-        imp = pd.read_csv(folder / "frozen-improvement.csv")
+    if _has(folder, "frozen-improvement.csv"):
+        imp = _csv(folder, "frozen-improvement.csv")
         conv = bool(imp.belief_converged.iloc[0])
         lines += ["### Frozen weights, improving performance?", "",
                   "Per-step regret E[max p − p[a_t]] within an episode, for the belief-state "
@@ -109,6 +116,18 @@ def study_section(out) -> list[str]:
     return lines
 
 
+def _has(folder: Path, name: str) -> bool:
+    """Whether the study folder (``OUT/meta-bandits``) has the file ``name``; a link at
+    either raises :class:`~mesabase.sims.files.PathError`."""
+    return input_exists(folder / name, folder.parent)
+
+
+def _csv(folder: Path, name: str) -> pd.DataFrame:
+    """The table ``folder/name`` of the study folder, read following no link."""
+    with open_input(folder / name, folder.parent) as f:
+        return pd.read_csv(f)
+
+
 def _interval(m, lo, hi) -> str:
     if pd.isna(m):
         return "n/a (constant)"
@@ -120,9 +139,9 @@ def _interval(m, lo, hi) -> str:
 def _weights_section(folder: Path) -> list[str]:
     """The weight-trajectory experiment (:mod:`mesabase.sims.meta.weights`), from its files."""
     need = ("agreement", "compare", "starts", "nmf", "fit")
-    if not all((folder / f"weights-{n}.csv").exists() for n in need):
+    if not all(_has(folder, f"weights-{n}.csv") for n in need):
         return []
-    ag, cmp_, st, nmf, fit = (pd.read_csv(folder / f"weights-{n}.csv") for n in need)
+    ag, cmp_, st, nmf, fit = (_csv(folder, f"weights-{n}.csv") for n in need)
     H = int(ag.step.max()) + 1
     fam = ", ".join(map(str, dict.fromkeys(ag.family)))
     last = ag[ag.step == H - 1].set_index(["start", "measure"])
@@ -184,9 +203,9 @@ def _weights_section(folder: Path) -> list[str]:
 def _mesa_section(folder: Path) -> list[str]:
     """A mesa-learner attributed (:mod:`mesabase.sims.meta.mesa`), from ``mesa.csv`` and
     ``mesa-regret.csv``."""
-    if not ((folder / "mesa.csv").exists() and (folder / "mesa-regret.csv").exists()):
+    if not (_has(folder, "mesa.csv") and _has(folder, "mesa-regret.csv")):
         return []
-    t, reg = pd.read_csv(folder / "mesa.csv"), pd.read_csv(folder / "mesa-regret.csv")
+    t, reg = _csv(folder, "mesa.csv"), _csv(folder, "mesa-regret.csv")
     r0 = t.iloc[0]
     level = f"{float(r0.confidence):.0%}"
 
@@ -265,9 +284,9 @@ def _mesa_section(folder: Path) -> list[str]:
 def _differences_lines(folder: Path, H: int) -> list[str]:
     """The paired comparison with the Bayes-optimal agent at horizon H (``differences.csv``),
     and which differences are significant, in words."""
-    if not (folder / "differences.csv").exists():
+    if not _has(folder, "differences.csv"):
         return []
-    d = pd.read_csv(folder / "differences.csv")
+    d = _csv(folder, "differences.csv")
     d = d[d.horizon == H]
     if d.empty:
         return []

@@ -24,6 +24,15 @@ cannot be written or read (a read-only or full file system; a ``meta.json`` or t
 ``out`` that is not UTF-8, JSON or Parquet) raises :class:`~mesabase.sims.files.PathError`
 naming it, which the command prints as one line (:mod:`mesabase.sims.files`).
 
+The folder may come from someone else: mesabase follows no symbolic link below ``out``
+(``out`` itself may be one). Files are read with :func:`~mesabase.sims.files.open_input`
+(no link followed, a regular file checked with ``fstat``); a scenario folder is checked to be
+no link before anything is written into it; :func:`result_folders` lists ``out`` with
+``lstat`` and refuses *every* symbolic link directly in ``out`` (a results folder holds
+none: mesabase never makes one, and a link is where a folder outside ``out`` would be read
+or written). Each refusal is one line, exit code 2 (``cannot read out/x: is a symbolic
+link; mesabase does not follow links in a results folder``).
+
 A run of a scenario with its default learner is saved in the folder ``<scenario>``, with
 another learner in ``<scenario>--<learner>`` (:func:`folder_name`), so that the same
 environment under two learners is kept, and reported, side by side.
@@ -50,7 +59,18 @@ import pandas as pd
 
 from ..attribution.analysis import BEHAVIOUR_COLUMNS, GAP_COLUMNS, VERDICT_COLUMNS, Attribution
 from ..attribution.revealed import REVEALED_COLUMNS, revealed_table
-from ..files import PathError, atomic_write, reading, reason, remove
+from ..files import (
+    PathError,
+    atomic_write,
+    input_exists,
+    make_folder,
+    open_input,
+    read_input_text,
+    reading,
+    reason,
+    refuse_links,
+    remove,
+)
 from ..scenarios import SCENARIOS, get_scenario
 from .conclusions import (
     DIST_COLUMNS,
@@ -125,6 +145,7 @@ def write_scenario(out, sc, run, attributions, *, sizes: dict, seconds: float) -
     primary one first) and ``meta.json`` under ``out/<folder>/`` (:func:`folder_name` of the
     learner); returns the folder."""
     folder = Path(out) / folder_name(sc, attributions[0].learner)
+    make_folder(folder, root=out)  # a link there (to a folder outside out) is refused
     tables = scenario_tables(sc, run, attributions)
     # the revealed-objective distances: an attribution's own, or measured here (empty for an
     # environment over the size limit; mesabase.sims.attribution.revealed)
@@ -149,15 +170,17 @@ _TABLE_COLUMNS = {"gaps": GAP_COLUMNS, "behaviours": BEHAVIOUR_COLUMNS,
                   "verdicts": VERDICT_COLUMNS, "revealed": REVEALED_COLUMNS}
 
 
-def _read(folder: Path, name: str, required: bool = False) -> pd.DataFrame | None:
+def _read(folder: Path, name: str, required: bool = False,
+          root=None) -> pd.DataFrame | None:
     """The table ``folder/name.parquet``, None if there is none. A file that cannot be read
-    as Parquet, lacks a column of :data:`_TABLE_COLUMNS`, or is ``required`` and missing
-    raises :class:`~mesabase.sims.files.PathError` naming it."""
-    p = folder / f"{name}.parquet"
-    if not p.exists() and not required:
+    as Parquet, lacks a column of :data:`_TABLE_COLUMNS`, is ``required`` and missing, or is
+    (or lies in) a symbolic link below the results folder ``root`` (default: ``folder``'s
+    parent) raises :class:`~mesabase.sims.files.PathError` naming it."""
+    p, root = folder / f"{name}.parquet", folder.parent if root is None else root
+    if not required and not input_exists(p, root):
         return None
-    with reading(p):
-        df = pd.read_parquet(p)
+    with reading(p), open_input(p, root) as f:
+        df = pd.read_parquet(f)
         missing = [c for c in _TABLE_COLUMNS.get(name, ()) if c not in df.columns]
         if missing:
             raise ValueError(f"not a mesabase {name} table (no column {', '.join(missing)})")
@@ -171,13 +194,14 @@ _ATTRIBUTION_KEYS = {"environment": str, "learner": str, "rows": list,
 _SIZE_KEYS = ("seeds", "steps", "record_every")
 
 
-def _meta(folder: Path) -> dict:
-    """``folder/meta.json``; one that is missing, not UTF-8, not JSON or not shaped as
-    :func:`write_scenario` writes it raises :class:`~mesabase.sims.files.PathError`
-    naming it."""
+def _meta(folder: Path, root=None) -> dict:
+    """``folder/meta.json``; one that is missing, not UTF-8, not JSON, not shaped as
+    :func:`write_scenario` writes it, or a symbolic link below the results folder ``root``
+    (default: ``folder``'s parent) raises :class:`~mesabase.sims.files.PathError` naming
+    it."""
     p = folder / "meta.json"
     with reading(p):
-        meta = json.loads(p.read_text(encoding="utf-8"))
+        meta = json.loads(read_input_text(p, folder.parent if root is None else root))
         bad = _bad_keys(meta, _META_KEYS)
         if not bad:
             bad = [k for k in _SIZE_KEYS if k not in meta["sizes"]]
@@ -202,11 +226,11 @@ def load_attributions(out, name: str) -> list[Attribution]:
     table that is missing or not as :func:`write_scenario` writes it raises
     :class:`~mesabase.sims.files.PathError` naming the file."""
     folder = Path(out) / name
-    meta = _meta(folder)
+    meta = _meta(folder, out)
     scenario = meta["scenario"]
-    revealed = _read(folder, "revealed")  # the run's, shared by its attributions
-    gaps, beh, ver = (_read(folder, k, required=True) for k in ("gaps", "behaviours",
-                                                                 "verdicts"))
+    revealed = _read(folder, "revealed", root=out)  # the run's, shared by its attributions
+    gaps, beh, ver = (_read(folder, k, required=True, root=out)
+                      for k in ("gaps", "behaviours", "verdicts"))
     out_ = []
     for m in meta["attributions"]:
         rows = m["rows"]
@@ -225,7 +249,8 @@ def draw_scenario(out, name: str, dpi: int | None = None) -> list[Path]:
     terms over time), ``simplex`` (a 3-armed bandit) and ``policies-<view>`` (a gridworld:
     learner and π*_t, train vs deployment). Returns the PNG paths."""
     folder = Path(out) / name
-    scenario = _meta(folder)["scenario"]
+    refuse_links(folder, out, "write into")  # figures are written into it
+    scenario = _meta(folder, out)["scenario"]
     pngs = [write_figure(plot_gaps(_read(folder, "gaps", True), scenario=scenario),
                          folder / "gaps", dpi)[0]]
     simplex = _read(folder, "simplex")
@@ -255,9 +280,21 @@ def draw_scenario(out, name: str, dpi: int | None = None) -> list[Path]:
 # ---- summary and report -------------------------------------------------------------------
 def result_folders(out) -> list[str]:
     """The results folders under ``out`` (those with a ``meta.json``), in the order of the
-    registry, a scenario's default learner first, then its other learners by name."""
+    registry, a scenario's default learner first, then its other learners by name. ``out``
+    is listed with ``lstat``: a symbolic link directly in it raises
+    :class:`~mesabase.sims.files.PathError` (module docstring), never followed."""
     out = Path(out)
-    names = [p.parent.name for p in out.glob("*/meta.json")]
+    names = []
+    try:
+        with os.scandir(out) as entries:
+            for e in entries:
+                if e.is_symlink():
+                    refuse_links(out / e.name, out)  # raises: one line naming the link
+                if e.is_dir(follow_symlinks=False) and input_exists(out / e.name / "meta.json",
+                                                                    out):
+                    names.append(e.name)
+    except (FileNotFoundError, NotADirectoryError):  # as glob: no folder, no results
+        return []
     order = {n: i for i, n in enumerate(SCENARIOS)}
 
     def key(n):
