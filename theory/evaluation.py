@@ -33,6 +33,7 @@ from .mdp import InvalidMDP, TabularMDP
 __all__ = [
     "evaluate", "q_values", "occupancy", "expected_return", "check_policy",
     "policy_matrix", "bellman_q", "evaluate_many", "expected_returns", "check_support",
+    "discounted_solve",
 ]
 
 #: Sparse systems up to this size are solved directly; larger ones by BiCGSTAB.
@@ -144,20 +145,33 @@ def _linear_solve(M, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
     return x
 
 
+def discounted_solve(mdp, pi, b: np.ndarray, x0=None) -> np.ndarray:
+    """X = (I − γ P_π)⁻¹ b for a discounted (γ < 1) ``mdp`` and policy ``pi`` (S, A); ``b``
+    of shape (S,) or (S, k) (k right-hand sides: one LU). Dense: I − γ P_π built in place
+    and one LU by numpy's LAPACK — not scipy's: the two wheels bring two OpenBLAS thread
+    pools, and after a scipy LU the spinning threads of one pool slowed numpy's next gemv
+    4–5x on 2 cores (BENCHMARKS.md, issue 15). Sparse: a direct solve up to
+    SPARSE_DIRECT_MAX states (always for several right-hand sides), else BiCGSTAB from
+    ``x0``."""
+    S = mdp.n_states
+    P_pi = policy_matrix(mdp, pi)
+    if not sp.issparse(P_pi):
+        P_pi *= -mdp.gamma  # P_π is fresh: I − γ P_π in place
+        P_pi.flat[::S + 1] += 1.0
+        return np.linalg.solve(P_pi, b)
+    M = sp.identity(S, format="csr") - mdp.gamma * P_pi
+    if np.ndim(b) == 2:
+        return np.asarray(spla.spsolve(sp.csc_array(M), b)).reshape(np.shape(b))
+    return _linear_solve(M, b, x0)
+
+
 def stationary_values(mdp, pi, r, x0=None) -> np.ndarray:
     S = mdp.n_states
     r_pi = (pi * r).sum(axis=1)
-    P_pi = policy_matrix(mdp, pi)
-    if not is_episodic(mdp) and not sp.issparse(P_pi):
-        # I − γ P_π in place (P_π is fresh), one LU by numpy's LAPACK — not scipy's: the two
-        # wheels bring two OpenBLAS thread pools, and after a scipy LU the spinning threads
-        # of one pool slowed numpy's next gemv 4–5x on 2 cores (BENCHMARKS.md, issue 15).
-        P_pi *= -mdp.gamma
-        P_pi.flat[::S + 1] += 1.0
-        return np.linalg.solve(P_pi, r_pi)
-    I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
     if not is_episodic(mdp):
-        return _linear_solve(I - mdp.gamma * P_pi, r_pi, x0)
+        return discounted_solve(mdp, pi, r_pi, x0)
+    P_pi = policy_matrix(mdp, pi)
+    I = sp.identity(S, format="csr") if sp.issparse(P_pi) else np.eye(S)
     # γ = 1: V = 0 on the recurrent classes (which must have zero reward), solve the rest
     closed = zero_reward_classes(P_pi, (pi > 0) & mdp.allowed, r)
     keep = np.flatnonzero(~closed)

@@ -53,11 +53,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from .checks import real_array
-from .evaluation import check_policy, evaluate, policy_matrix
+from .evaluation import check_policy, discounted_solve, evaluate
 from .mdp import InvalidMDP, TabularMDP, to_fraction
 from .revealed_lp import (
     MaxMargin,
@@ -185,12 +183,7 @@ def _q_maps(mdp: TabularMDP, pi_eps: np.ndarray, Phi: np.ndarray) -> np.ndarray:
         return (p[:, :, None] * Phi.reshape(S, A, k)).sum(axis=1)
 
     if mdp.horizon is None:
-        P_pi = policy_matrix(mdp, pi_eps)
-        if sp.issparse(P_pi):
-            M = sp.csc_array(sp.identity(S, format="csc") - g * P_pi)
-            X = np.asarray(spla.spsolve(M, weigh(pi_eps))).reshape(S, k)
-        else:
-            X = np.linalg.solve(np.eye(S) - g * P_pi, weigh(pi_eps))
+        X = discounted_solve(mdp, pi_eps, weigh(pi_eps))
         return (Phi + g * np.asarray(Pm @ X))[None]
     H = mdp.horizon
     G = np.empty((H, S * A, k))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .solvers.lp import HIGHS_OPTIONS
+from .solvers.lp import HIGHS_OPTIONS, quiet_highs
 
 __all__ = ["MaxMargin", "Nearest", "max_margin_program", "distance_program",
            "strict_program", "NORMS", "SolverFailed", "LP_SOLVERS", "CONE_SOLVERS"]
@@ -107,26 +107,6 @@ def _cp():
     return cp
 
 
-_HIGHS_QUIET = []
-
-
-def _quiet_highs() -> None:
-    """highspy prints a banner once per process from its solver's constructor, before cvxpy
-    can pass ``output_flag=False``: let that one banner be written here with console
-    logging off (the same device as :mod:`.solvers.lp`)."""
-    if _HIGHS_QUIET:
-        return
-    _HIGHS_QUIET.append(True)
-    try:
-        import highspy
-
-        h = highspy._Highs()
-        h.setOptionValue("log_to_console", False)
-        h.setCallback(lambda *a: None, None)
-    except (ImportError, AttributeError, TypeError):  # another highspy: nothing to silence
-        pass
-
-
 _INSTALLED: list[frozenset] = []  # cvxpy's installed_solvers() costs ~10 ms a call: once
 
 
@@ -146,7 +126,7 @@ def _solve(prob, chain, program: str) -> str:
             failures.append(f"{label}: not installed")
             continue
         if solver == "HIGHS":
-            _quiet_highs()
+            quiet_highs()
         try:
             with warnings.catch_warnings():  # cvxpy warns of an inaccurate answer: judged here
                 warnings.simplefilter("ignore", UserWarning)

@@ -72,7 +72,7 @@ from ..solution import Solution
 from .certificate import bellman_residual, certify_solution, one_hot
 from .masked import fold_occupancy, solve_masked, unmasked_copy
 
-__all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "HIGHS_OPTIONS"]
+__all__ = ["solve_lp", "solve_cvxpy", "occupancy_lp", "HIGHS_OPTIONS", "quiet_highs"]
 
 #: Options passed to HiGHS by both methods. Feasibility tolerances 1e-10 and the smallest
 #: ``small_matrix_value`` HiGHS allows: by default it silently drops every |coefficient| <
@@ -208,10 +208,11 @@ def solve_lp(mdp: TabularMDP, tol: float = 1e-10) -> Solution:
 _HIGHS_QUIET = []
 
 
-def _quiet_highs() -> None:
+def quiet_highs() -> None:
     """highspy prints its "Running HiGHS ..." banner once per process, from the constructor
     of its solver object, before cvxpy can pass ``output_flag=False``. Let that one banner
-    be written here with console logging off, so it never reaches the user's terminal."""
+    be written here with console logging off, so it never reaches the user's terminal
+    (call it before any cvxpy solve with HiGHS; idempotent)."""
     if _HIGHS_QUIET:
         return
     _HIGHS_QUIET.append(True)
@@ -245,7 +246,7 @@ def _dual_lp(mdp: TabularMDP, rho: np.ndarray):
     r = mdp.R[keep].reshape(-1)
     highs = cp.HIGHS in cp.installed_solvers()
     if highs:
-        _quiet_highs()
+        quiet_highs()
     best, failure = None, ""
     for extra in ({}, {"simplex_scale_strategy": 0}) if highs else ({},):
         # a fresh problem each time: cvxpy would hand HiGHS the last solution as a warm start
