@@ -38,31 +38,27 @@ def study_section(out) -> list[str]:
              "The Bayes-optimal agent (exact backward induction on the belief MDP) tracks the "
              "posterior counts in its state; the memoryless learners (REINFORCE within the "
              "episode, MAML / Meta-SGD initialisations) can only track them in their weights.",
-             "", f"At H = {H}:", "", "| agent | Bayes regret | 95% interval | exact |",
-             "|---|---|---|---|"]
+             "", f"At H = {H}:", ""]
     training = (_csv(folder, "training.csv") if _has(folder, "training.csv")
                 else pd.DataFrame(columns=["agent", "horizon", "converged"]))
-    bad = {(r.agent, int(r.horizon)): r for r in training.itertuples() if not r.converged}
-    for r in last.itertuples():
-        exact = "" if pd.isna(r.exact_regret) else f"{r.exact_regret:.4g}"
-        mark = " (not converged)" if (r.agent, H) in bad else ""
-        lines.append(f"| {r.agent}{mark} | {r.regret:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] "
-                     f"| {exact} |")
+    bad = {(r.agent, int(r.horizon)) for r in training.itertuples() if not r.converged}
+    lines += _table(["agent", "Bayes regret", "95% interval", "exact"],
+                    ([r.agent + (" (not converged)" if (r.agent, H) in bad else ""),
+                      f"{r.regret:.4g}", _ci(r.ci_low, r.ci_high, ".4g"),
+                      _num(r.exact_regret)] for r in last.itertuples()))
     lines += _differences_lines(folder, H)
     lines += ["", f"![Bayes regret versus horizon]({STUDY}/regret.png)", ""]
     if len(training):
         lines += ["Meta-training (each agent at each horizon; `training.csv`): converged means "
                   "its stated criterion held within the step budget; the gap is V* − the "
                   "agent's exact value, the class gap the best exact value found in its class "
-                  "− the agent's (blank where not computable).", "",
-                  "| agent | H | converged | steps | gap to Bayes-optimal | gap to class best "
-                  "| criterion |", "|---|---|---|---|---|---|---|"]
-        for r in training.itertuples():
-            gap = "" if pd.isna(r.bayes_gap) else f"{r.bayes_gap:.4g}"
-            cg = getattr(r, "class_gap", float("nan"))
-            cg = "" if pd.isna(cg) else f"{cg:.4g}"
-            lines.append(f"| {r.agent} | {int(r.horizon)} | {'yes' if r.converged else '**no**'}"
-                         f" | {int(r.steps)} | {gap} | {cg} | {r.criterion} |")
+                  "− the agent's (blank where not computable).", ""]
+        lines += _table(["agent", "H", "converged", "steps", "gap to Bayes-optimal",
+                         "gap to class best", "criterion"],
+                        ([r.agent, str(int(r.horizon)), _yes(r.converged, "**no**"),
+                          str(int(r.steps)), _num(r.bayes_gap),
+                          _num(getattr(r, "class_gap", float("nan"))), r.criterion]
+                         for r in training.itertuples()))
         lines.append("")
     if _has(folder, "maml-advantage.csv"):
         adv = _csv(folder, "maml-advantage.csv")
@@ -70,15 +66,13 @@ def study_section(out) -> list[str]:
                   "Reduction of Bayes regret by the MAML θ₀ over REINFORCE from θ₀ = 0 (η = 1), "
                   "same tasks and outcome tables: exact (ΔJ, by enumeration) and Monte-Carlo "
                   "mean with a 95% t-interval over tasks. On the symmetric uniform prior the "
-                  "best θ₀ is 0, so the two learners coincide there (the control).", "",
-                  "| family | H | θ₀,₁ − θ₀,₂ | meta-training converged | exact gain | gain "
-                  "[95% interval] | significant |", "|---|---|---|---|---|---|---|"]
-        for r in adv.itertuples():
-            ex = "" if pd.isna(r.exact_gain) else f"{r.exact_gain:.4g}"
-            lines.append(f"| {r.family} | {int(r.horizon)} | {r.theta0_diff:.3g} | "
-                         f"{'yes' if r.converged else '**no**'} | {ex} | {r.gain:.4g} "
-                         f"[{r.ci_low:.4g}, {r.ci_high:.4g}] | "
-                         f"{'yes' if r.significant else 'no'} |")
+                  "best θ₀ is 0, so the two learners coincide there (the control).", ""]
+        lines += _table(["family", "H", "θ₀,₁ − θ₀,₂", "meta-training converged", "exact gain",
+                         "gain [95% interval]", "significant"],
+                        ([r.family, str(int(r.horizon)), f"{r.theta0_diff:.3g}",
+                          _yes(r.converged, "**no**"), _num(r.exact_gain),
+                          f"{r.gain:.4g} " + _ci(r.ci_low, r.ci_high, ".4g"),
+                          _yes(r.significant)] for r in adv.itertuples()))
         sig = adv[adv.significant]
         lines += ["", (f"The interval excludes 0 in {len(sig)} of {len(adv)} cells"
                        + (f" ({', '.join(sorted(set(sig.family)))})" if len(sig) else "")
@@ -97,13 +91,12 @@ def study_section(out) -> list[str]:
                   "regret of the first third of the steps − that of the last third, with a 95% "
                   "t-interval over tasks. The belief policy's meta-training "
                   + ("converged" if conv else "**did not converge**")
-                  + f" (gap to Bayes-optimal {imp.belief_bayes_gap.iloc[0]:.3g}).", "",
-                  "| family | agent | first third | last third | improvement [95% interval] "
-                  "| significant |", "|---|---|---|---|---|---|"]
-        for r in imp.itertuples():
-            lines.append(f"| {r.family} | {r.agent} | {r.early:.4g} | {r.late:.4g} | "
-                         f"{r.improvement:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}] | "
-                         f"{'yes' if r.significant else 'no'} |")
+                  + f" (gap to Bayes-optimal {imp.belief_bayes_gap.iloc[0]:.3g}).", ""]
+        lines += _table(["family", "agent", "first third", "last third",
+                         "improvement [95% interval]", "significant"],
+                        ([r.family, r.agent, f"{r.early:.4g}", f"{r.late:.4g}",
+                          f"{r.improvement:.4g} " + _ci(r.ci_low, r.ci_high, ".4g"),
+                          _yes(r.significant)] for r in imp.itertuples()))
         frozen = imp[imp.agent.str.startswith("belief")]
         better = frozen[frozen.significant & (frozen.improvement > 0)]
         lines += ["", (f"With its weights frozen, the belief policy's regret falls within the "
@@ -126,6 +119,29 @@ def _csv(folder: Path, name: str) -> pd.DataFrame:
     """The table ``folder/name`` of the study folder, read following no link."""
     with open_input(folder / name, folder.parent) as f:
         return pd.read_csv(f)
+
+
+def _table(header, rows) -> list[str]:
+    """A markdown table: the ``header`` row, its rule, then one line per row (each row, like
+    the header, a sequence of cell strings)."""
+    return [_row(header), "|" + "---|" * len(header), *map(_row, rows)]
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _num(x, spec: str = ".4g") -> str:
+    """``x`` formatted with ``spec``; blank when it is missing (NaN)."""
+    return "" if pd.isna(x) else format(x, spec)
+
+
+def _ci(lo, hi, spec: str) -> str:
+    return f"[{lo:{spec}}, {hi:{spec}}]"
+
+
+def _yes(flag, no: str = "no") -> str:
+    return "yes" if flag else no
 
 
 def _interval(m, lo, hi) -> str:
@@ -153,20 +169,22 @@ def _weights_section(folder: Path) -> list[str]:
              "enters); *most probable agrees* is the share of rows whose most probable arm is "
              "Bayes-optimal, as a range over ties; Σ regret gap is Σ_t E[V*(c_t) − "
              "Σ_k π_t(k) Q*(c_t, k)], which equals the exact Bayes gap V* − J (last column). "
-             "95% t-intervals over tasks.", "",
-             f"| start | θ₀ | η | meta-training converged | mass at t = {H - 1} | most probable "
-             "agrees | Σ regret gap | exact V* − J |", "|---|---|---|---|---|---|---|---|"]
-    for r in st.itertuples():
+             "95% t-intervals over tasks.", ""]
+
+    def vector(js: str) -> str:
+        return "(" + ", ".join(f"{v:.3g}" for v in json.loads(js)) + ")"
+
+    def start_row(r) -> list[str]:
         m = last.loc[(r.start, "mass")]
         ga, gy = last.loc[(r.start, "greedy_all"), "mean"], last.loc[(r.start, "greedy_any"),
                                                                       "mean"]
-        th = ", ".join(f"{v:.3g}" for v in json.loads(r.theta0))
-        eta = ", ".join(f"{v:.3g}" for v in json.loads(r.eta))
-        ex = "" if pd.isna(r.exact_gap) else f"{r.exact_gap:.4g}"
-        lines.append(f"| {r.start} | ({th}) | ({eta}) | {'yes' if r.converged else '**no**'} "
-                     f"| {_interval(m['mean'], m.ci_low, m.ci_high)} | "
-                     f"{ga:.3g}–{gy:.3g} | {_interval(r.gap_total, r.ci_low, r.ci_high)} | "
-                     f"{ex} |")
+        return [r.start, vector(r.theta0), vector(r.eta), _yes(r.converged, "**no**"),
+                _interval(m["mean"], m.ci_low, m.ci_high), f"{ga:.3g}–{gy:.3g}",
+                _interval(r.gap_total, r.ci_low, r.ci_high), _num(r.exact_gap)]
+
+    lines += _table(["start", "θ₀", "η", "meta-training converged", f"mass at t = {H - 1}",
+                     "most probable agrees", "Σ regret gap", "exact V* − J"],
+                    map(start_row, st.itertuples()))
     said = []
     for r in cmp_[cmp_.summary == "mass_last"].itertuples():
         verdict = ("significantly higher than" if r.ci_low > 0 else
@@ -185,11 +203,10 @@ def _weights_section(folder: Path) -> list[str]:
               "(jackknife) Fisher-z 95% interval (none where the correlation rests on one "
               "task):", ""]
     stats = list(dict.fromkeys(nmf.statistic))
-    lines += ["| start | component | " + " | ".join(stats) + " |",
-              "|---|---|" + "---|" * len(stats)]
-    for (start, comp), d in nmf.groupby(["start", "component"], sort=False):
-        cells = [_interval(r.r, r.ci_low, r.ci_high) for r in d.itertuples()]
-        lines.append(f"| {start} | c{comp} | " + " | ".join(cells) + " |")
+    lines += _table(["start", "component", *stats],
+                    ([start, f"c{comp}", *(_interval(r.r, r.ci_low, r.ci_high)
+                                           for r in d.itertuples())]
+                     for (start, comp), d in nmf.groupby(["start", "component"], sort=False)))
     succ = nmf[nmf.statistic.str.startswith("s")].r.abs().max()
     fail = nmf[nmf.statistic.str.startswith("f")].r.abs().max()
     lines += ["", f"The largest |r| with a success count is {succ:.2f}, with a failure count "
@@ -230,15 +247,14 @@ def _mesa_section(folder: Path) -> list[str]:
              f"(δ = {r0.margin:g}); the behaviour is *unintended* when the learner's interval "
              "lies at or above θ; then *outer* when some training-optimal policy shows it too "
              "(the training objective selects it), *inner* when none does (only the learner "
-             "adds it).", "",
-             f"| behaviour | (a) learner [{level} interval] | (a) exact | (b) training-optimal "
-             "| (c) intended | θ | verdict |", "|---|---|---|---|---|---|---|"]
-    for r in t.itertuples():
-        ex = "" if pd.isna(r.learner_exact) else f"{r.learner_exact:.3g}"
-        lines.append(f"| {r.behaviour} | {r.learner:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}] | "
-                     f"{ex} | {rng(r.training_lo, r.training_hi)} | "
-                     f"{rng(r.intended_lo, r.intended_hi)} | {r.threshold:.3g} | "
-                     f"{'**' + r.verdict + '**' if r.unintended else r.verdict} |")
+             "adds it).", ""]
+    lines += _table(["behaviour", f"(a) learner [{level} interval]", "(a) exact",
+                     "(b) training-optimal", "(c) intended", "θ", "verdict"],
+                    ([r.behaviour, f"{r.learner:.3g} " + _ci(r.ci_low, r.ci_high, ".3g"),
+                      _num(r.learner_exact, ".3g"), rng(r.training_lo, r.training_hi),
+                      rng(r.intended_lo, r.intended_hi), f"{r.threshold:.3g}",
+                      f"**{r.verdict}**" if r.unintended else r.verdict]
+                     for r in t.itertuples()))
     said = []
     for r in t[t.unintended].itertuples():
         s = (f"*{r.behaviour}* ({r.description}) is unintended: the learner shows it in "
@@ -265,11 +281,13 @@ def _mesa_section(folder: Path) -> list[str]:
     lines += [f"Regret on the deployment family, H·E[max p] − E[Σ p[a_t]]: the learner's "
               f"Monte-Carlo mean with its {level} interval and its exact value; the exact range "
               "over the training-optimal policies (ties); the exact Bayes regret of the "
-              "intended ones.", "", "| policy | Monte Carlo [interval] | exact |", "|---|---|---|"]
-    for r in reg.itertuples():
-        mc = "" if pd.isna(r.regret) else f"{r.regret:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"
-        ex = "" if pd.isna(r.exact_lo) else rng(r.exact_lo, r.exact_hi)
-        lines.append(f"| {r.policy} | {mc} | {ex} |")
+              "intended ones.", ""]
+    lines += _table(["policy", "Monte Carlo [interval]", "exact"],
+                    ([r.policy,
+                      "" if pd.isna(r.regret)
+                      else f"{r.regret:.3g} " + _ci(r.ci_low, r.ci_high, ".3g"),
+                      "" if pd.isna(r.exact_lo) else rng(r.exact_lo, r.exact_hi)]
+                     for r in reg.itertuples()))
     by = reg.set_index("policy")
     a, b = by.loc["learner"], by.loc["training"]
     where = ("below" if a.ci_high < b.exact_lo else "above" if a.ci_low > b.exact_hi
@@ -294,13 +312,11 @@ def _differences_lines(folder: Path, H: int) -> list[str]:
              f"minus the Bayes-optimal agent's at H = {H}, with a 95% t-interval over tasks "
              "and the paired t-test's p-value; *Holm* marks the differences that stay "
              "significant after Holm's correction over every agent and horizon "
-             "(`differences.csv`).", "",
-             "| agent | difference | 95% interval | p | significant | Holm |",
-             "|---|---|---|---|---|---|"]
-    for r in d.sort_values("difference").itertuples():
-        lines.append(f"| {r.agent} | {r.difference:.4g} | [{r.ci_low:.4g}, {r.ci_high:.4g}] | "
-                     f"{r.p_value:.2g} | {'yes' if r.significant else 'no'} | "
-                     f"{'yes' if r.significant_holm else 'no'} |")
+             "(`differences.csv`).", ""]
+    lines += _table(["agent", "difference", "95% interval", "p", "significant", "Holm"],
+                    ([r.agent, f"{r.difference:.4g}", _ci(r.ci_low, r.ci_high, ".4g"),
+                      f"{r.p_value:.2g}", _yes(r.significant), _yes(r.significant_holm)]
+                     for r in d.sort_values("difference").itertuples()))
     worse = [a for a, s, x in zip(d.agent, d.significant_holm, d.difference, strict=True)
              if s and x > 0]
     better = [a for a, s, x in zip(d.agent, d.significant_holm, d.difference, strict=True)
