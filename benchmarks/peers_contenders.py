@@ -66,6 +66,19 @@ class Config(NamedTuple):
 BLOCK = 0.005
 
 
+def _block_size(t):
+    """Calls per timed block for a call of t seconds: enough that the block lasts ≥ BLOCK."""
+    return max(1, math.ceil(BLOCK / max(t, 1e-6)))
+
+
+def _timed(f, n=1):
+    """(seconds per call over a block of n calls of f, f's last result)."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        out = f()
+    return (time.perf_counter() - t0) / n, out
+
+
 def measure(f, repeat, budget):
     """(median seconds, calls, last result): one timed warm-up call; if it took more than
     `budget` it is the measurement, else the median of up to `repeat` further runs (at
@@ -73,18 +86,14 @@ def measure(f, repeat, budget):
     timed as a block of n calls (n·t ≥ BLOCK; the run is the block's mean), as timeit does:
     single sub-millisecond calls on this 2-core VM vary by ±50 % (scheduler, the BLAS
     threads' sleep state), and the same code measured 0.24 and 0.39 ms in one run."""
-    t0 = time.perf_counter()
-    out = f()
-    tw = time.perf_counter() - t0
+    tw, out = _timed(f)
     if tw > budget or repeat <= 1:
         return tw, 1, out
-    n = max(1, math.ceil(BLOCK / max(tw, 1e-6))) if tw < BLOCK else 1
+    n = _block_size(tw)  # 1 for a call of BLOCK seconds or more
     times: list[float] = []
     while len(times) < repeat and (len(times) < 3 or sum(times) * n < budget):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            out = f()
-        times.append((time.perf_counter() - t0) / n)
+        t, out = _timed(f, n)
+        times.append(t)
     return statistics.median(times), len(times) * n, out
 
 
@@ -106,28 +115,13 @@ def duel(f, g, rounds=DUEL_ROUNDS, budget=10.0):
     pair = time.perf_counter() - t0
     n_f = n_g = 1
     if pair < 2 * BLOCK:  # size the blocks from single calls
-
-        def once(h):
-            t0 = time.perf_counter()
-            h()
-            return time.perf_counter() - t0
-
-        n_f = max(1, math.ceil(BLOCK / max(once(f), 1e-6)))
-        n_g = max(1, math.ceil(BLOCK / max(once(g), 1e-6)))
+        n_f, n_g = _block_size(_timed(f)[0]), _block_size(_timed(g)[0])
     rounds = max(3, min(rounds, int(budget / max(pair, 1e-9))))
     tf_, tg_ = [], []
-
-    def block(h, n, out):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            h()
-        out.append((time.perf_counter() - t0) / n)
-
+    order = ((f, n_f, tf_), (g, n_g, tg_))
     for i in range(rounds):
-        if i % 2 == 0:
-            block(f, n_f, tf_), block(g, n_g, tg_)
-        else:
-            block(g, n_g, tg_), block(f, n_f, tf_)
+        for h, n, times in order if i % 2 == 0 else order[::-1]:
+            times.append(_timed(h, n)[0])
     return statistics.median(tf_), statistics.median(tg_), rounds
 
 

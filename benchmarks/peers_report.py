@@ -81,7 +81,7 @@ def summary(res):
         tr.append(rt)
         name = dict(QE + TB + OURS)
         if "duel" in r:
-            kd, t_ours, t_qe, rounds = r["duel"]
+            _, t_ours, t_qe, rounds = r["duel"]  # (QuantEcon method, ours, theirs, rounds)
             dr.append(ratio(t_qe, t_ours))
             duel_cell = f"{fx(dr[-1])} ({ft(t_qe)} / {ft(t_ours)}, {rounds} rounds)"
         else:

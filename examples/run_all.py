@@ -25,8 +25,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def examples() -> list[str]:
-    """The examples' names (``examples/<name>.py``, this script excepted), sorted."""
-    return sorted(p.stem for p in HERE.glob("*.py") if p.name != Path(__file__).name)
+    """The examples' names (``examples/<name>.py``; not this script, nor ``_*.py``), sorted,
+    as docs/hooks/gallery.py finds them."""
+    return sorted(p.stem for p in HERE.glob("*.py")
+                  if p.name != Path(__file__).name and not p.name.startswith("_"))
 
 
 def run(name: str, out: Path, small: bool, timeout: float = 900.0):

@@ -423,38 +423,17 @@ def latex_math(tex: str) -> str:
     Raises :class:`ValueError` naming a character in none of the tables."""
     if not isinstance(tex, str):
         raise ValueError(f"latex_math takes a str; got {type(tex).__name__}")
-    w, run, i, tex = _MathWriter(), "", 0, _prepare(tex)
-    while i < len(tex):
-        c = tex[i]
-        if c.isascii():
-            run += c  # ASCII is kept as it is
-            i += 1
-            continue
-        base = re.search(r"(\\[A-Za-z]+|[A-Za-z0-9])$", run) if c in _MATH_ACCENTS else None
+    w = _MathWriter()
+    # ASCII runs (kept as they are, see _flush) alternate with non-ASCII runs (fed to w).
+    parts = re.split(r"([^\x00-\x7f]+)", _prepare(tex))
+    for run, uni in zip(parts[::2], [*parts[1::2], ""], strict=True):
+        base = re.search(r"(\\[A-Za-z]+|[A-Za-z0-9])$", run) if uni[:1] in _MATH_ACCENTS else None
         if base:  # the accent takes the last letter, digit or command
             base, run = base.group(1), run[: base.start()]
         _flush(w, run)
-        run = ""
-        if c in _SUPERSCRIPTS or c in _SUBSCRIPTS:
-            table, kind = (_SUPERSCRIPTS, "^") if c in _SUPERSCRIPTS else (_SUBSCRIPTS, "_")
-            j = i
-            while j < len(tex) and tex[j] in table:
-                j += 1
-            w._script(kind, _join(table[x] for x in tex[i:j]))
-            i = j
-            continue
         if base is not None:
             w._base(base)
-        if c in _MATH_ACCENTS:
-            w._accent(c)
-        elif c in "'′″":
-            w._prime(_MATH_CHARS.get(c, c))
-        elif c.isspace():
-            w.space()
-        else:
-            w._base(_MathWriter.char(c))
-        i += 1
-    _flush(w, run)
+        w.feed(uni)
     return w.tex()
 
 

@@ -74,11 +74,11 @@ def prove(name: str | None = None, fmt: str = "md", out_dir=None, out=None,
         proof = PROOFS[n]()
         ok &= bool(proof.holds)
         text = proof.to_markdown() if fmt == "md" else proof.to_latex()
-        if out_dir is None and standalone:
-            printed.append(text)
-        elif out_dir is None:
-            out.write(text + "\n")
         if out_dir is None:
+            if standalone:
+                printed.append(text)
+            else:
+                out.write(text + "\n")
             continue
         if standalone:
             text = latex_document([text], title=f"mesabase proof: {n}")

@@ -1,14 +1,15 @@
 """Every example in ``examples/`` runs at small sizes and writes its figure (issue 18, item 3).
 
 Each example runs in its own subprocess with ``MESABASE_EXAMPLES_SMALL=1`` and
-``MESABASE_EXAMPLES_OUT`` set to a fresh folder (also its working directory), as
-``examples/run_all.py --small`` runs them. The examples selected in this session are started
+``MESABASE_EXAMPLES_OUT`` set to a fresh folder, by ``examples/run_all.py``'s own ``run``
+(as ``run_all.py --small`` runs them). The examples selected in this session are started
 together, two at a time (a 2-core machine), when the first test asks; each test then waits for
 its own. A test fails on a non-zero exit (showing stderr) or a missing, tiny or blank figure.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -20,16 +21,16 @@ import pytest
 from matplotlib.image import imread
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-NAMES = sorted(p.stem for p in EXAMPLES.glob("*.py") if p.name != "run_all.py")
+_spec = importlib.util.spec_from_file_location("examples_run_all", EXAMPLES / "run_all.py")
+run_all = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_all)
+NAMES = run_all.examples()
 #: A real figure: a PNG of at least this many bytes and pixels a side.
 MIN_BYTES, MIN_PIXELS = 10_000, 200
 
 
 def _run(name: str, folder: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MESABASE_EXAMPLES_SMALL="1", MESABASE_EXAMPLES_OUT=str(folder),
-               MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], cwd=folder,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return run_all.run(name, folder, small=True, timeout=600)[0]
 
 
 @pytest.fixture(scope="module")
