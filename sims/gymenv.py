@@ -52,6 +52,7 @@ import math
 import numpy as np
 
 from mesabase.theory import History, TabularMDP
+from mesabase.theory.checks import check_int
 
 from .envs.base import Env
 from .scenarios import SCENARIOS, Scenario, get_scenario
@@ -145,15 +146,10 @@ def to_gymnasium(mdp_or_scenario, environment: str = "train", seed=None,
     if _gym is None:
         raise ImportError(f"to_gymnasium needs Gymnasium. {_INSTALL}")
     env, R_I, behaviours, proxies, name = _parts(mdp_or_scenario, environment)
-    H = default_max_steps(env.mdp) if max_steps is None else _positive(max_steps, "max_steps")
+    H = (default_max_steps(env.mdp) if max_steps is None
+         else check_int(max_steps, "max_steps", lo=1))
     return MesabaseEnv(env, R_I, behaviours, proxies, name=name, max_steps=H, seed=seed,
                        render_mode=render_mode)
-
-
-def _positive(x, name: str) -> int:
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {x!r}")
-    return int(x)
 
 
 def _define():

@@ -319,21 +319,6 @@ def attribute(run, scenario=None, environment: str | None = None, *,
     """
     from ..scenarios import get_scenario
 
-    if isinstance(scenario, str):
-        scenario = get_scenario(scenario)
-    a = _attribute(run, scenario, environment)
-    if not revealed:
-        return a
-    from .revealed import revealed_table
-
-    sc = scenario if scenario is not None else run.scenario
-    return dataclasses.replace(a, revealed=revealed_table(run, sc, learner=a.learner))
-
-
-def _attribute(run, scenario, environment) -> Attribution:
-    from ..scenarios import get_scenario
-    from ..simulation import ShiftRun
-
     if scenario is None:
         scenario = getattr(run, "scenario", None)
         if scenario is None:
@@ -341,6 +326,18 @@ def _attribute(run, scenario, environment) -> Attribution:
                              "or make the run with mesabase.sims.run(scenario)")
     if isinstance(scenario, str):
         scenario = get_scenario(scenario)
+    a = _attribute(run, scenario, environment)
+    if not revealed:
+        return a
+    from .revealed import revealed_table
+
+    return dataclasses.replace(a, revealed=revealed_table(run, scenario, learner=a.learner))
+
+
+def _attribute(run, scenario, environment) -> Attribution:
+    """:func:`attribute` without the revealed distances, ``scenario`` a Scenario."""
+    from ..simulation import ShiftRun
+
     if isinstance(run, ShiftRun):
         return _attribute_shift(run, scenario)
     if environment is None:

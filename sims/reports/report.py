@@ -225,8 +225,12 @@ def load_attributions(out, name: str) -> list[Attribution]:
     ``<scenario>--<learner>``) rebuilt from its tables (primary first). A ``meta.json`` or
     table that is missing or not as :func:`write_scenario` writes it raises
     :class:`~mesabase.sims.files.PathError` naming the file."""
+    return _attributions(out, name, _meta(Path(out) / name, out))
+
+
+def _attributions(out, name: str, meta: dict) -> list[Attribution]:
+    """:func:`load_attributions` with the folder's ``meta.json`` already read (``meta``)."""
     folder = Path(out) / name
-    meta = _meta(folder, out)
     scenario = meta["scenario"]
     revealed = _read(folder, "revealed", root=out)  # the run's, shared by its attributions
     gaps, beh, ver = (_read(folder, k, required=True, root=out)
@@ -334,10 +338,11 @@ _CAPTIONS = {"gaps": "The four terms over time (seed mean, 95% CI band)",
                          "π*_t are optimal for (seed mean, 95% CI band)"}
 
 
-def _entry(out: Path, name: str, heading: bool) -> list[str]:
-    """The report lines of results folder ``name`` (one learner of a scenario)."""
-    folder, meta = out / name, _meta(out / name)
-    atts = load_attributions(out, name)
+def _entry(out: Path, name: str, heading: bool, meta: dict,
+           atts: list[Attribution]) -> list[str]:
+    """The report lines of results folder ``name`` (one learner of a scenario), from its
+    ``meta.json`` and attributions as read by :func:`update_results`."""
+    folder = out / name
     a, s = atts[0], meta["sizes"]
     lines = [f"### learner `{a.learner}`", ""] if heading else []
     where = (f"attributed in training up to the shift at step {meta['shift_step']} and in "
@@ -366,14 +371,16 @@ def _entry(out: Path, name: str, heading: bool) -> list[str]:
     return lines + [f"Tables (Parquet): {tables}.", ""]
 
 
-def _section(out: Path, scenario: str, folders: list[str]) -> str:
-    """The report section of one scenario: its learners side by side, then each in turn."""
-    meta = _meta(out / folders[0])
+def _section(out: Path, scenario: str, folders: list[str], metas: dict[str, dict],
+             loaded: dict[str, list[Attribution]]) -> str:
+    """The report section of one scenario: its learners side by side, then each in turn
+    (``metas`` and ``loaded``: each folder's ``meta.json`` and attributions)."""
+    meta = metas[folders[0]]
     lines = [f"## {scenario}", "", meta["description"], ""]
     if meta.get("notes"):
         lines += [f"*Expected:* {meta['notes']}", ""]
     if len(folders) > 1:
-        atts = [load_attributions(out, f)[0] for f in folders]
+        atts = [loaded[f][0] for f in folders]
         lines += [f"**Side by side** (final recorded step, seed means with 95% intervals): "
                   f"the same environment under {len(atts)} learners.", "",
                   *comparison_rows(atts), ""]
@@ -381,7 +388,7 @@ def _section(out: Path, scenario: str, folders: list[str]) -> str:
             lines += [f"![{scenario}: the four terms under each learner, side by side]"
                       f"({scenario}-gaps.png)", ""]
     for f in folders:
-        lines += _entry(out, f, heading=len(folders) > 1)
+        lines += _entry(out, f, len(folders) > 1, metas[f], loaded[f])
     return "\n".join(lines)
 
 
@@ -393,16 +400,18 @@ def _markdown_table(df: pd.DataFrame) -> list[str]:
         "| " + " | ".join(r) + " |" for r in rows]
 
 
-def _root_figures(out: Path, groups: dict[str, list[str]], dpi) -> bool:
-    """``dichotomy`` (every folder's primary attribution) and ``<scenario>-gaps`` (scenarios
-    with several learners) at the results root; returns whether the dichotomy was drawn."""
+def _root_figures(out: Path, groups: dict[str, list[str]], dpi,
+                  loaded: dict[str, list[Attribution]]) -> bool:
+    """``dichotomy`` (every folder's primary attribution, from ``loaded``) and
+    ``<scenario>-gaps`` (scenarios with several learners) at the results root; returns
+    whether the dichotomy was drawn."""
     for old in out.glob("*-gaps.png"):
         if old.stem[:-5] not in groups or len(groups[old.stem[:-5]]) < 2:
             remove(old)
             remove(old.with_suffix(".svg"))
     points = []
     for scenario, folders in groups.items():
-        primary = [load_attributions(out, f)[0] for f in folders]
+        primary = [loaded[f][0] for f in folders]
         for a in primary:
             b = a.behaviours
             points.append(b[b.step == a.final.step.max()])
@@ -442,17 +451,19 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
     tables of every results folder there; returns the summary table."""
     out = Path(out)
     names = result_folders(out)
+    metas = {n: _meta(out / n) for n in names}  # each folder's files are read once, here
     groups: dict[str, list[str]] = {}
     for n in names:
-        groups.setdefault(_meta(out / n)["scenario"], []).append(n)
-    summary = pd.DataFrame([summary_row(a) for n in names for a in load_attributions(out, n)],
+        groups.setdefault(metas[n]["scenario"], []).append(n)
+    loaded = {n: _attributions(out, n, metas[n]) for n in names}
+    summary = pd.DataFrame([summary_row(a) for n in names for a in loaded[n]],
                            columns=list(SUMMARY_COLUMNS))
     atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
     verdicts = [v for n in names if len(v := _read(out / n, "verdicts"))]
     if verdicts:
         fig = plot_behaviours(pd.concat(verdicts, ignore_index=True))
         write_figure(fig, out / "behaviours", dpi)
-    dichotomy = _root_figures(out, groups, dpi)
+    dichotomy = _root_figures(out, groups, dpi, loaded)
     lines = ["# mesabase results", ""]
     if header:
         lines += [header, ""]
@@ -470,7 +481,7 @@ def update_results(out, header: str = "", dpi: int | None = None) -> pd.DataFram
                   "(outer); left of it and above y = 1 only the learner does (inner).", ""]
     if verdicts:
         lines += ["![Behaviour attribution across scenarios](behaviours.png)", ""]
-    lines += [_section(out, scen, folders) for scen, folders in groups.items()]
+    lines += [_section(out, scen, folders, metas, loaded) for scen, folders in groups.items()]
     from .meta_section import STUDY, study_section
 
     with reading(out / STUDY):

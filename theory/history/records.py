@@ -111,8 +111,8 @@ class History:
                              f"{type(transitions).__name__}")
         rows = [_transition(i, x) for i, x in enumerate(transitions)]
         dtypes = (np.int64, np.int64, np.float64, np.int64, np.bool_, np.bool_, np.float64)
-        cols = zip(*rows, strict=True) if rows else [()] * 7
-        s, a, r, s2, term, trunc, p = (np.array(c) if rows else np.array(c, dtype=d)
+        cols = list(zip(*rows, strict=True)) or [()] * 7
+        s, a, r, s2, term, trunc, p = (np.array(c, dtype=d)
                                        for c, d in zip(cols, dtypes, strict=True))
         done = term | trunc
         gap = ~done[:-1] & (s[1:] != s2[:-1])
